@@ -1,0 +1,34 @@
+/* clock.c - monotonic time for deadlines, timeouts and latencies. */
+#include "config.h"
+
+#include <limits.h>
+#include <time.h>
+
+#include "clock.h"
+
+uint64_t
+clock_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t
+clock_now_ms(void)
+{
+	return clock_now_ns() / 1000000u;
+}
+
+int
+clock_ms_until(uint64_t deadline_ms)
+{
+	uint64_t now = clock_now_ms();
+
+	if (now >= deadline_ms)
+		return 0;
+	if (deadline_ms - now > INT_MAX)
+		return INT_MAX;
+	return (int)(deadline_ms - now);
+}

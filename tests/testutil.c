@@ -1,0 +1,391 @@
+/* testutil.c - helpers the Check suites share (see testutil.h). */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io.h"
+#include "net.h"
+#include "testutil.h"
+
+struct testutil_conn {
+	struct testutil_server *server;
+	int fd;
+};
+
+/* One connection of the test server: echo with the chosen fault. */
+static void *
+testutil_conn_main(void *arg)
+{
+	struct testutil_conn *c = arg;
+	struct testutil_server *s = c->server;
+	char buf[16384];
+	size_t total = 0, lines = 0;
+	ssize_t n;
+
+	while ((n = io_read_some(c->fd, buf, sizeof(buf))) > 0) {
+		size_t len = (size_t)n, i, out = 0;
+		char *dst = buf;
+		switch (s->behaviour) {
+		case TESTUTIL_CORRUPT:
+			if (s->corrupt_at >= total &&
+			    s->corrupt_at < total + len)
+				buf[s->corrupt_at - total] ^= 0x20;
+			out = len;
+			break;
+		case TESTUTIL_DROP_LINE:
+			/* Keep every byte except those of line drop_at. */
+			for (i = 0; i < len; i++) {
+				if (lines != s->drop_at)
+					dst[out++] = buf[i];
+				if (buf[i] == '\n')
+					lines++;
+			}
+			break;
+		case TESTUTIL_CLOSE_EARLY:
+			out = total + len > s->close_after ?
+			    s->close_after - total : len;
+			break;
+		case TESTUTIL_ECHO:
+			out = len;
+			break;
+		}
+		total += len;
+		if (out > 0 && io_write_full(c->fd, dst, out) == -1)
+			break;
+		if (s->behaviour == TESTUTIL_CLOSE_EARLY &&
+		    total >= s->close_after)
+			break;
+	}
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
+static void *
+testutil_accept_main(void *arg)
+{
+	struct testutil_server *s = arg;
+
+	for (;;) {
+		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_mutex_lock(&s->lock);
+		int stopping = s->stopping;
+		if (fd != -1 && !stopping)
+			s->accepted++;
+		pthread_mutex_unlock(&s->lock);
+		if (stopping) {
+			if (fd != -1)
+				close(fd);
+			return NULL;
+		}
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		struct testutil_conn *c = malloc(sizeof(*c));
+		ck_assert_ptr_nonnull(c);
+		c->server = s;
+		c->fd = fd;
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		ck_assert_int_eq(pthread_create(&t, &attr, testutil_conn_main,
+		    c), 0);
+		pthread_attr_destroy(&attr);
+	}
+}
+
+void
+testutil_server_start(struct testutil_server *s,
+    enum testutil_behaviour behaviour)
+{
+	int gai;
+
+	memset(s, 0, sizeof(*s));
+	s->behaviour = behaviour;
+	s->listen_fd = net_listen("127.0.0.1", "0", 1024, &gai);
+	ck_assert_msg(s->listen_fd >= 0, "listen: %s",
+	    net_strerror(gai, errno));
+	s->port = net_local_port(s->listen_fd);
+	ck_assert_int_gt(s->port, 0);
+	pthread_mutex_init(&s->lock, NULL);
+	ck_assert_int_eq(pthread_create(&s->thread, NULL, testutil_accept_main,
+	    s), 0);
+}
+
+void
+testutil_server_stop(struct testutil_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->stopping = 1;
+	pthread_mutex_unlock(&s->lock);
+	/* Wake the blocked accept with a connection of our own. */
+	int fd = testutil_connect(s->port);
+	close(fd);
+	pthread_join(s->thread, NULL);
+	close(s->listen_fd);
+	pthread_mutex_destroy(&s->lock);
+}
+
+int
+testutil_server_accepted(struct testutil_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int n = s->accepted;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+int
+testutil_connect(int port)
+{
+	char portstr[16];
+	int gai, fd;
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	fd = net_connect("127.0.0.1", portstr, 5000, &gai);
+	ck_assert_msg(fd >= 0, "connect to 127.0.0.1:%d: %s", port,
+	    net_strerror(gai, errno));
+	return fd;
+}
+
+void
+testutil_connect_many(int port, int n, int *fds)
+{
+	for (int i = 0; i < n; i++)
+		fds[i] = testutil_connect(port);
+}
+
+void
+testutil_close_many(int n, int *fds)
+{
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+/* Waits up to the deadline for fd to be readable: 1, or 0 on timeout. */
+static int
+testutil_wait_readable(int fd, uint64_t deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	for (;;) {
+		int rc = poll(&pfd, 1, clock_ms_until(deadline));
+		if (rc == 1)
+			return 1;
+		if (rc == 0)
+			return 0;
+		if (errno != EINTR)
+			return 0;
+	}
+}
+
+size_t
+testutil_read_exact(int fd, void *buf, size_t n, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < n && testutil_wait_readable(fd, deadline)) {
+		ssize_t r = io_read_some(fd, p + got, n - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	return got;
+}
+
+size_t
+testutil_read_until(int fd, char *buf, size_t cap, const char *needle,
+    int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	size_t got = 0;
+
+	buf[0] = '\0';
+	while (got + 1 < cap && strstr(buf, needle) == NULL &&
+	    testutil_wait_readable(fd, deadline)) {
+		ssize_t r = io_read_some(fd, buf + got, cap - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		buf[got] = '\0';
+	}
+	return got;
+}
+
+int
+testutil_wait_eof(int fd, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	char buf[4096];
+
+	while (testutil_wait_readable(fd, deadline)) {
+		ssize_t r = io_read_some(fd, buf, sizeof(buf));
+		if (r == 0 || (r == -1 && errno == ECONNRESET))
+			return 1;
+		if (r == -1)
+			return 0;
+	}
+	return 0;
+}
+
+int
+testutil_nothing_arrives(int fd, int quiet_ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&pfd, 1, quiet_ms) == 0)
+		return 1;
+	/* Readable: only end of file counts as "nothing". */
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+void
+testutil_send_str(int fd, const char *s)
+{
+	ck_assert_int_eq(io_write_full(fd, s, strlen(s)), (ssize_t)strlen(s));
+}
+
+const char *
+testutil_program(const char *name)
+{
+	static __thread char path[4096];
+	const char *top = getenv("top_builddir");
+
+	snprintf(path, sizeof(path), "%s/src/%s", top ? top : ".", name);
+	return path;
+}
+
+void
+testutil_spawn(struct testutil_proc *p, char *const argv[])
+{
+	int in[2], out[2], err[2];
+
+	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(out, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(err, O_CLOEXEC), 0);
+	p->pid = fork();
+	ck_assert_int_ne(p->pid, -1);
+	if (p->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execv(argv[0], argv);
+		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	close(err[1]);
+	p->in_fd = in[1];
+	p->out_fd = out[0];
+	p->err_fd = err[0];
+}
+
+ssize_t
+testutil_read_line(int fd, char *buf, size_t cap, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	size_t got = 0;
+
+	/* Byte at a time: the rest of the stream stays for the next call. */
+	while (got + 1 < cap && testutil_wait_readable(fd, deadline)) {
+		char c;
+		ssize_t r = io_read_some(fd, &c, 1);
+		if (r <= 0)
+			break;
+		if (c == '\n') {
+			buf[got] = '\0';
+			return (ssize_t)got;
+		}
+		buf[got++] = c;
+	}
+	buf[got] = '\0';
+	return -1;
+}
+
+int
+testutil_spawn_server(struct testutil_proc *p, const char *mode,
+    const char *const extra[])
+{
+	const char *argv[64];
+	char line[512];
+	int argc = 0;
+	char *colon;
+
+	argv[argc++] = testutil_program("tcpchatd");
+	argv[argc++] = "-l";
+	argv[argc++] = "127.0.0.1";
+	argv[argc++] = "-p";
+	argv[argc++] = "0";
+	argv[argc++] = "-m";
+	argv[argc++] = mode;
+	for (int i = 0; extra != NULL && extra[i] != NULL && argc < 63; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+	testutil_spawn(p, (char *const *)argv);
+	ck_assert_msg(testutil_read_line(p->out_fd, line, sizeof(line), 10000)
+	    >= 0, "tcpchatd printed no first line");
+	ck_assert_msg(strncmp(line, "tcpchatd: listening on ", 23) == 0,
+	    "unexpected first line: %s", line);
+	colon = strrchr(line, ':');
+	ck_assert_ptr_nonnull(colon);
+	return atoi(colon + 1);
+}
+
+int
+testutil_proc_wait(struct testutil_proc *p, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	int status;
+
+	for (;;) {
+		pid_t r = waitpid(p->pid, &status, WNOHANG);
+		if (r == p->pid)
+			break;
+		if (r == -1 || clock_ms_until(deadline) == 0)
+			return -1;
+		/* Polling a child's exit: there is no descriptor to wait on. */
+		poll(NULL, 0, 10);
+	}
+	close(p->in_fd);
+	close(p->out_fd);
+	close(p->err_fd);
+	p->pid = -1;
+	return status;
+}
+
+int
+testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms)
+{
+	int status;
+
+	if (p->pid <= 0)
+		return -1;
+	kill(p->pid, sig);
+	status = testutil_proc_wait(p, timeout_ms);
+	if (status == -1) {
+		kill(p->pid, SIGKILL);
+		testutil_proc_wait(p, 5000);
+	}
+	return status;
+}

@@ -1,0 +1,108 @@
+/*
+ * testutil.h - helpers the Check suites share: an in-process echo server
+ * on 127.0.0.1 port 0, many clients at once, bounded reads, and child
+ * processes (the real programs) driven through pipes.
+ */
+#ifndef TCPCHAT_TESTUTIL_H
+#define TCPCHAT_TESTUTIL_H
+
+#include <sys/types.h>
+#include <pthread.h>
+#include <stddef.h>
+
+/* What a test server does with each connection. */
+enum testutil_behaviour {
+	TESTUTIL_ECHO,		/* send every byte back */
+	TESTUTIL_CORRUPT,	/* echo, but flip one byte after corrupt_at */
+	TESTUTIL_DROP_LINE,	/* echo, but skip the drop_at'th line */
+	TESTUTIL_CLOSE_EARLY	/* echo close_after bytes, then close */
+};
+
+struct testutil_server {
+	int listen_fd;
+	int port;
+	enum testutil_behaviour behaviour;
+	size_t corrupt_at;	/* TESTUTIL_CORRUPT: byte offset per conn */
+	size_t drop_at;		/* TESTUTIL_DROP_LINE: line number per conn */
+	size_t close_after;	/* TESTUTIL_CLOSE_EARLY: bytes per conn */
+	pthread_t thread;
+	pthread_mutex_t lock;	/* guards accepted and stopping */
+	int accepted;
+	int stopping;
+};
+
+/* Starts a server on 127.0.0.1 port 0 that behaves as asked. */
+void testutil_server_start(struct testutil_server *s,
+    enum testutil_behaviour behaviour);
+
+/* Stops it; connections still open are left to their own threads. */
+void testutil_server_stop(struct testutil_server *s);
+
+/* Connections accepted so far. */
+int testutil_server_accepted(struct testutil_server *s);
+
+/* Connects to 127.0.0.1:port (fails the test when it cannot). */
+int testutil_connect(int port);
+
+/* Connects n clients at once, all open together, into fds[0..n). */
+void testutil_connect_many(int port, int n, int *fds);
+
+/* Closes n descriptors. */
+void testutil_close_many(int n, int *fds);
+
+/*
+ * Reads exactly n bytes within timeout_ms.  Returns the bytes read: n,
+ * or fewer on end of file, error or timeout.
+ */
+size_t testutil_read_exact(int fd, void *buf, size_t n, int timeout_ms);
+
+/*
+ * Reads into buf (NUL-terminated, cap bytes in all) until it contains
+ * needle, the peer closes or timeout_ms passes.  Returns the length read.
+ */
+size_t testutil_read_until(int fd, char *buf, size_t cap, const char *needle,
+    int timeout_ms);
+
+/* Waits for end of file within timeout_ms, discarding data: 1 if seen. */
+int testutil_wait_eof(int fd, int timeout_ms);
+
+/* Returns 1 if nothing arrives on fd within quiet_ms (data means 0). */
+int testutil_nothing_arrives(int fd, int quiet_ms);
+
+/* Writes all of s (fails the test otherwise). */
+void testutil_send_str(int fd, const char *s);
+
+/* A child process with its standard streams on pipes. */
+struct testutil_proc {
+	pid_t pid;
+	int in_fd;	/* its standard input, for us to write */
+	int out_fd;	/* its standard output, for us to read */
+	int err_fd;	/* its standard error, for us to read */
+};
+
+/* Path of a built program: $top_builddir/src/NAME (default "."). */
+const char *testutil_program(const char *name);
+
+/* Starts argv[0] with argv; fails the test when it cannot. */
+void testutil_spawn(struct testutil_proc *p, char *const argv[]);
+
+/*
+ * Reads one line (without its LF) from fd into buf within timeout_ms.
+ * Returns its length, or -1 on end of file or timeout.
+ */
+ssize_t testutil_read_line(int fd, char *buf, size_t cap, int timeout_ms);
+
+/*
+ * Starts a tcpchatd with the given extra arguments (NULL-terminated)
+ * on 127.0.0.1 port 0 and reads the port from its first line.
+ */
+int testutil_spawn_server(struct testutil_proc *p, const char *mode,
+    const char *const extra[]);
+
+/* Sends sig and waits up to timeout_ms for exit: the wait status, or -1. */
+int testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms);
+
+/* Waits up to timeout_ms for the child to exit: wait status, or -1. */
+int testutil_proc_wait(struct testutil_proc *p, int timeout_ms);
+
+#endif
