@@ -1,22 +1,150 @@
-/* tcpchatd.c - placeholder main: filled in by its own issue. */
+/* tcpchatd.c - the server's main: options in, server_run() out. */
 #include "config.h"
 
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "server.h"
 #include "version.h"
+
+#define USAGE \
+	"usage: tcpchatd [-l ADDR] [-p PORT] [-m echo|chat|room] [OPTIONS]\n"
+
+static void
+tcpchatd_help(void)
+{
+	printf(USAGE
+	    "\n"
+	    "A multi-client TCP chat and echo server, one thread per "
+	    "connection.\n"
+	    "\n"
+	    "  -l, --listen ADDR      address to listen on (default "
+	    "127.0.0.1;\n"
+	    "                         0.0.0.0 or :: serves the LAN)\n"
+	    "  -p, --port PORT        port (default 9999; 0 picks a free one)\n"
+	    "  -m, --mode MODE        echo, chat (default) or room\n"
+	    "  -q, --quiet            no connect and disconnect events\n"
+	    "      --max-line BYTES   longest message (default %d)\n"
+	    "      --max-queue BYTES  most bytes queued for one client "
+	    "(default %d)\n"
+	    "      --max-clients N    most clients at once (default: from "
+	    "the\n"
+	    "                         open-file limit)\n"
+	    "      --log FILE         append a transcript of every message\n"
+	    "      --drain-time MS    how long queued messages get at "
+	    "shutdown\n"
+	    "                         (default %d)\n"
+	    "  -h, --help             this help\n"
+	    "  -V, --version          version\n"
+	    "\n"
+	    "Console commands (chat and room): /list /to ID /msg ID TEXT "
+	    "/all TEXT\n"
+	    "/kick ID /stats /help /quit.  See tcpchatd(1).\n",
+	    SERVER_DEFAULT_MAX_LINE, SERVER_DEFAULT_MAX_QUEUE,
+	    SERVER_DEFAULT_DRAIN_MS);
+}
+
+/* Parses a whole number in [min, max] or exits with a usage error. */
+static long long
+tcpchatd_number(const char *opt, const char *arg, long long min,
+    long long max)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
+		fprintf(stderr, "tcpchatd: %s: '%s' is not a number from %lld "
+		    "to %lld\n" USAGE, opt, arg, min, max);
+		exit(2);
+	}
+	return v;
+}
 
 int
 main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		fputs(VERSION_LINE("tcpchatd"), stdout);
-		return 0;
+	enum { OPT_MAX_LINE = 256, OPT_MAX_QUEUE, OPT_MAX_CLIENTS, OPT_LOG,
+		OPT_DRAIN };
+	static const struct option longopts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+		{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
+		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "log", required_argument, NULL, OPT_LOG },
+		{ "drain-time", required_argument, NULL, OPT_DRAIN },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct server_config cfg;
+	int c;
+
+	server_config_defaults(&cfg);
+	while ((c = getopt_long(argc, argv, "l:p:m:qhV", longopts, NULL)) !=
+	    -1) {
+		switch (c) {
+		case 'l':
+			cfg.host = optarg;
+			break;
+		case 'p':
+			tcpchatd_number("--port", optarg, 0, 65535);
+			cfg.port = optarg;
+			break;
+		case 'm':
+			if (server_mode_parse(optarg, &cfg.mode) == -1) {
+				fprintf(stderr, "tcpchatd: unknown mode '%s' "
+				    "(echo, chat or room)\n" USAGE, optarg);
+				return 2;
+			}
+			break;
+		case 'q':
+			cfg.quiet = 1;
+			break;
+		case OPT_MAX_LINE:
+			cfg.max_line = (size_t)tcpchatd_number("--max-line",
+			    optarg, 1, 64 << 20);
+			break;
+		case OPT_MAX_QUEUE:
+			cfg.max_queue = (size_t)tcpchatd_number("--max-queue",
+			    optarg, 1024, 1LL << 32);
+			break;
+		case OPT_MAX_CLIENTS:
+			cfg.max_clients = (int)tcpchatd_number("--max-clients",
+			    optarg, 1, INT_MAX);
+			break;
+		case OPT_LOG:
+			cfg.log_path = optarg;
+			break;
+		case OPT_DRAIN:
+			cfg.drain_ms = (int)tcpchatd_number("--drain-time",
+			    optarg, 0, 600000);
+			break;
+		case 'h':
+			tcpchatd_help();
+			return 0;
+		case 'V':
+			fputs(VERSION_LINE("tcpchatd"), stdout);
+			return 0;
+		default:
+			fputs(USAGE "Try 'tcpchatd --help'.\n", stderr);
+			return 2;
+		}
 	}
-	if (argc > 1 && strcmp(argv[1], "--help") == 0) {
-		printf("usage: tcpchatd [--help] [--version]\n");
-		return 0;
+	if (optind < argc) {
+		fprintf(stderr, "tcpchatd: unexpected argument '%s'\n" USAGE,
+		    argv[optind]);
+		return 2;
 	}
-	fprintf(stderr, "tcpchatd: not implemented yet\n");
-	return 1;
+	/* Lines reach a pipe or file as soon as they are printed. */
+	setvbuf(stdout, NULL, _IONBF, 0);
+	return server_run(&cfg, 2);
 }

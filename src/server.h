@@ -1,0 +1,84 @@
+/*
+ * server.h - tcpchatd: the accept loop, its configuration and the state
+ * every session shares.  One detached thread per connection (session.c).
+ */
+#ifndef TCPCHAT_SERVER_H
+#define TCPCHAT_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum server_mode { SERVER_ECHO, SERVER_CHAT, SERVER_ROOM };
+
+#define SERVER_DEFAULT_PORT "9999"
+#define SERVER_DEFAULT_MAX_LINE 65536
+#define SERVER_DEFAULT_MAX_QUEUE (1024 * 1024)
+#define SERVER_DEFAULT_DRAIN_MS 3000
+/* An unterminated message is handed on after this much quiet. */
+#define SERVER_FLUSH_MS 40
+
+struct server_config {
+	const char *host;	/* address to listen on */
+	const char *port;	/* port, "0" for any */
+	enum server_mode mode;
+	size_t max_line;	/* longest message, newline excluded */
+	size_t max_queue;	/* bytes queued for one client at most */
+	int max_clients;	/* 0: derived from the open-file limit */
+	int backlog;
+	int quiet;		/* no connect/disconnect events */
+	int drain_ms;		/* time queued messages get at shutdown */
+	const char *log_path;	/* transcript, or NULL */
+	int console_fd;		/* operator input, -1 for none */
+	int console_out_fd;	/* operator output */
+};
+
+struct registry;
+struct console;
+
+/* Counters over the server's life; updated without locks. */
+struct server_stats {
+	atomic_uint_fast64_t connections;
+	atomic_uint_fast64_t refused;
+	atomic_uint_fast64_t msgs_in;
+	atomic_uint_fast64_t msgs_out;
+	atomic_uint_fast64_t bytes_in;
+	atomic_uint_fast64_t bytes_out;
+	atomic_uint_fast64_t undelivered;
+};
+
+struct server {
+	struct server_config cfg;
+	struct registry *registry;
+	struct console *console;
+	int log_fd;		/* transcript, -1 for none */
+	pthread_t main_thread;
+	atomic_int stopping;	/* set once shutdown began */
+	atomic_int threads;	/* session threads not yet finished */
+	uint64_t started_ms;
+	size_t stack_size;	/* for session threads */
+	struct server_stats stats;
+};
+
+/* Fills cfg with the defaults documented in tcpchatd(1). */
+void server_config_defaults(struct server_config *cfg);
+
+/* Parses "echo", "chat" or "room".  0, or -1 for anything else. */
+int server_mode_parse(const char *name, enum server_mode *mode);
+
+/* The mode's name. */
+const char *server_mode_name(enum server_mode mode);
+
+/*
+ * Runs tcpchatd until a signal or /quit.  Prints the listening line
+ * first, to the console's output.  Returns the exit status: 0 after a
+ * clean shutdown, 1 when the server could not start (why is written to
+ * err_fd).
+ */
+int server_run(const struct server_config *cfg, int err_fd);
+
+/* Asks the accept loop to shut down (from any thread). */
+void server_request_stop(struct server *srv);
+
+#endif
