@@ -103,18 +103,35 @@ escape_render(char *out, const char *in, size_t len)
 	return o;
 }
 
+/* The length escape_render would return for in[0..len). */
+static size_t
+escape_rendered_length(const unsigned char *in, size_t len)
+{
+	char one[8];
+	size_t i = 0, o = 0, used;
+
+	while (i < len) {
+		o += escape_one(one, in + i, len - i, &used);
+		i += used;
+	}
+	return o;
+}
+
 size_t
 escape_render_bounded(char *out, size_t outsize, const char *in, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	char one[8];
 	size_t i = 0, o = 0, used, n;
+	int fits;
 
 	if (outsize == 0)
 		return 0;
+	/* Only a rendering that does not fit is cut. */
+	fits = escape_rendered_length(p, len) < outsize;
 	while (i < len) {
 		n = escape_one(one, p + i, len - i, &used);
-		if (o + n + 4 > outsize && (o + n + 1 > outsize || i + used < len)) {
+		if (!fits && o + n + 4 > outsize) {
 			/* No room for this and a "..." after it. */
 			if (o + 4 <= outsize) {
 				memcpy(out + o, "...", 3);

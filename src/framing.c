@@ -47,7 +47,7 @@ framing_reserve(struct framing *f, size_t need)
 	cap = f->cap ? f->cap : FRAMING_MIN_CAP;
 	while (cap < need)
 		cap *= 2;
-	if (cap > f->max + 1)
+	if (cap - 1 > f->max) /* not cap > max + 1: max may be SIZE_MAX */
 		cap = f->max + 1;
 	if (cap < need)
 		cap = need;
@@ -82,9 +82,14 @@ framing_push(struct framing *f, const char **in, size_t *inlen,
 	line = f->len + take;
 
 	if (lf == NULL) {
-		/* A CR may still be the first half of a CRLF: allow one. */
-		if (line > f->max + 1 ||
-		    (line == f->max + 1 && p[n - 1] != '\r'))
+		/*
+		 * A CR may still be the first half of a CRLF: allow one.  With
+		 * no input the line's last byte is the assembler's, and max + 1
+		 * is never computed, as max may be SIZE_MAX.
+		 */
+		if (line > f->max &&
+		    (line - f->max > 1 ||
+		     (n > 0 ? p[n - 1] : f->buf[f->len - 1]) != '\r'))
 			return framing_overflow(f);
 		if (n > 0) {
 			if (framing_reserve(f, line) == -1)

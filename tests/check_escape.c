@@ -106,6 +106,26 @@ START_TEST(test_bounded)
 }
 END_TEST
 
+/*
+ * Found by fuzz/fuzz_escape: a rendering that fits exactly, or with
+ * fewer than three bytes to spare, was cut and marked "...".
+ */
+START_TEST(test_bounded_exact_fit)
+{
+	char out[4];
+	size_t n;
+
+	n = escape_render_bounded(out, sizeof(out), "abc", 3);
+	ck_assert_str_eq(out, "abc");
+	ck_assert_uint_eq(n, 3);
+	n = escape_render_bounded(out, sizeof(out), "ab\x7f", 3);
+	ck_assert_str_eq(out, "...");
+	n = escape_render_bounded(out, sizeof(out), "abcd", 4);
+	ck_assert_str_eq(out, "...");
+	ck_assert_uint_eq(n, 3);
+}
+END_TEST
+
 static Suite *
 escape_suite(void)
 {
@@ -128,6 +148,7 @@ escape_suite(void)
 
 	tc = tcase_create("bounded");
 	tcase_add_test(tc, test_bounded);
+	tcase_add_test(tc, test_bounded_exact_fit);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +193,47 @@ START_TEST(test_too_long_takes_no_input)
 }
 END_TEST
 
+/*
+ * Found by fuzz/fuzz_framing: with a line of max bytes plus a CR held,
+ * an empty push read the byte before the caller's input.
+ */
+START_TEST(test_empty_push_after_held_cr)
+{
+	struct framing f;
+	struct framing_log log = { 0 };
+	const char before[] = "x", *in = before + 1, *msg;
+	size_t len = 0, msglen;
+
+	framing_init(&f, 3);
+	FEED(&f, "abc\r", &log);
+	ck_assert_int_eq(log.result, FRAMING_INCOMPLETE);
+	ck_assert_int_eq(framing_push(&f, &in, &len, &msg, &msglen),
+	    FRAMING_INCOMPLETE);
+	FEED(&f, "\n", &log);
+	ck_assert_int_eq(log.count, 1);
+	ck_assert_uint_eq(log.lens[0], 3);
+	ck_assert_mem_eq(log.msgs[0], "abc", 3);
+	framing_free(&f);
+}
+END_TEST
+
+/* Found by fuzz/fuzz_framing: max + 1 wrapped to 0 for SIZE_MAX. */
+START_TEST(test_max_size_max)
+{
+	struct framing f;
+	struct framing_log log = { 0 };
+
+	framing_init(&f, SIZE_MAX);
+	FEED(&f, "no end yet", &log);
+	ck_assert_int_eq(log.result, FRAMING_INCOMPLETE);
+	FEED(&f, " - now\n", &log);
+	ck_assert_int_eq(log.count, 1);
+	ck_assert_uint_eq(log.lens[0], 16);
+	ck_assert_mem_eq(log.msgs[0], "no end yet - now", 16);
+	framing_free(&f);
+}
+END_TEST
+
 START_TEST(test_flush_unterminated)
 {
 	struct framing f;
@@ -333,6 +375,8 @@ framing_suite(void)
 	tcase_add_test(tc, test_exactly_max);
 	tcase_add_test(tc, test_max_plus_one);
 	tcase_add_test(tc, test_too_long_takes_no_input);
+	tcase_add_test(tc, test_empty_push_after_held_cr);
+	tcase_add_test(tc, test_max_size_max);
 	tcase_add_test(tc, test_no_byte_lost);
 	suite_add_tcase(s, tc);
 
