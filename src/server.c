@@ -62,6 +62,7 @@ server_config_defaults(struct server_config *cfg)
 	cfg->drain_ms = SERVER_DEFAULT_DRAIN_MS;
 	cfg->console_fd = 0;
 	cfg->console_out_fd = 1;
+	cfg->line_timeout_s = SERVER_DEFAULT_LINE_TIMEOUT;
 }
 
 static const char *const server_mode_names[] = { "echo", "chat", "room" };
@@ -132,6 +133,15 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	int on = 1, rc;
 
 	net_format(sa, salen, addr, sizeof(addr));
+	/* Refused clients are closed before anything they send is read. */
+	if (!access_allowed(&srv->cfg.access, sa)) {
+		atomic_fetch_add(&srv->stats.refused, 1);
+		server_refuse(fd, "tcpchatd: access denied\n");
+		if (!srv->cfg.quiet)
+			console_print(srv->console, "%s refused: access denied",
+			    addr);
+		return;
+	}
 	if (registry_count(srv->registry) >= srv->cfg.max_clients) {
 		snprintf(notice, sizeof(notice),
 		    "tcpchatd: server full (%d clients)\n",
@@ -145,12 +155,30 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	if (srv->cfg.max_per_ip > 0 && access_counter_take(&srv->per_ip, sa,
+	    srv->cfg.max_per_ip) == -1) {
+		snprintf(notice, sizeof(notice), "tcpchatd: too many "
+		    "connections from your address (max %u)\n",
+		    srv->cfg.max_per_ip);
+		atomic_fetch_add(&srv->stats.refused, 1);
+		server_refuse(fd, notice);
+		if (!srv->cfg.quiet)
+			console_print(srv->console, "%s refused: over "
+			    "--max-per-ip", addr);
+		return;
+	}
 	s = session_new(srv, fd, registry_next_id(srv->registry), addr);
 	if (s == NULL) {
+		if (srv->cfg.max_per_ip > 0)
+			access_counter_put(&srv->per_ip, sa);
 		server_refuse(fd, "tcpchatd: error: out of memory\n");
 		return;
 	}
+	memcpy(&s->peer, sa, salen);
+	s->counted_per_ip = srv->cfg.max_per_ip > 0;
 	if (registry_add(srv->registry, s, srv->cfg.max_clients) == -1) {
+		if (s->counted_per_ip)
+			access_counter_put(&srv->per_ip, sa);
 		session_unref(s);
 		server_refuse(fd, "tcpchatd: server busy, try again\n");
 		return;
@@ -160,6 +188,8 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	rc = pthread_create(&thread, attr, session_main, s);
 	if (rc != 0) {
 		atomic_fetch_sub(&srv->threads, 1);
+		if (s->counted_per_ip)
+			access_counter_put(&srv->per_ip, sa);
 		registry_remove(srv->registry, s);
 		session_unref(s);
 		server_refuse(fd, "tcpchatd: error: cannot serve more "
@@ -308,6 +338,7 @@ server_run(const struct server_config *cfg, int err_fd)
 	int limit = server_default_max_clients();
 	if (srv.cfg.max_clients <= 0 || srv.cfg.max_clients > limit)
 		srv.cfg.max_clients = limit;
+	access_counter_init(&srv.per_ip);
 	server_signalled = 0;
 	server_signals_init(&waitmask);
 
@@ -363,6 +394,7 @@ out:
 	if (atomic_load(&srv.threads) == 0) {
 		registry_free(srv.registry);
 		console_free(srv.console);
+		access_counter_free(&srv.per_ip);
 	}
 	return status;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "access.h"
+
 enum server_mode { SERVER_ECHO, SERVER_CHAT, SERVER_ROOM };
 
 #define SERVER_DEFAULT_PORT "9999"
@@ -18,6 +20,8 @@ enum server_mode { SERVER_ECHO, SERVER_CHAT, SERVER_ROOM };
 #define SERVER_DEFAULT_DRAIN_MS 3000
 /* An unterminated message is handed on after this much quiet. */
 #define SERVER_FLUSH_MS 40
+/* A line must be complete within this time (slowloris). */
+#define SERVER_DEFAULT_LINE_TIMEOUT 60
 
 struct server_config {
 	const char *host;	/* address to listen on */
@@ -32,6 +36,10 @@ struct server_config {
 	const char *log_path;	/* transcript, or NULL */
 	int console_fd;		/* operator input, -1 for none */
 	int console_out_fd;	/* operator output */
+	struct access_list access;	/* --allow and --deny */
+	unsigned max_per_ip;	/* 0: no limit */
+	int idle_timeout_s;	/* 0: none */
+	int line_timeout_s;	/* an unfinished line gets this long */
 };
 
 struct registry;
@@ -58,6 +66,7 @@ struct server {
 	atomic_int threads;	/* session threads not yet finished */
 	uint64_t started_ms;
 	size_t stack_size;	/* for session threads */
+	struct access_counter per_ip;	/* --max-per-ip */
 	struct server_stats stats;
 };
 

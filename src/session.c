@@ -441,7 +441,9 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	struct server *srv = s->server;
 	int echo = srv->cfg.mode == SERVER_ECHO;
 	struct framing f;
-	uint64_t last_rx = 0;
+	uint64_t last_rx = clock_now_ms(), line_start = 0;
+	uint64_t idle_ms = (uint64_t)srv->cfg.idle_timeout_s * 1000;
+	uint64_t line_ms = (uint64_t)srv->cfg.line_timeout_s * 1000;
 	const char *reason = NULL;
 	char buf[SESSION_READ_BUF];
 
@@ -463,9 +465,18 @@ session_serve(struct session *s, const sigset_t *waitmask)
 		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
 		if (has_out)
 			pfd.events = echo ? POLLOUT : (POLLIN | POLLOUT);
+		/* The nearest of: flush a pause, idle timeout, line deadline. */
+		uint64_t deadline = UINT64_MAX;
+		int pending = framing_pending(&f) > 0;
+		if (pending)
+			deadline = last_rx + SERVER_FLUSH_MS;
+		if (pending && line_ms && line_start + line_ms < deadline)
+			deadline = line_start + line_ms;
+		if (idle_ms && last_rx + idle_ms < deadline)
+			deadline = last_rx + idle_ms;
 		struct timespec ts, *tsp = NULL;
-		if (framing_pending(&f) > 0) {
-			int left = clock_ms_until(last_rx + SERVER_FLUSH_MS);
+		if (deadline != UINT64_MAX) {
+			int left = clock_ms_until(deadline);
 			ts.tv_sec = left / 1000;
 			ts.tv_nsec = (left % 1000) * 1000000L;
 			tsp = &ts;
@@ -478,7 +489,19 @@ session_serve(struct session *s, const sigset_t *waitmask)
 			break;
 		}
 		if (rc == 0) {
-			reason = session_flush(s, &f, 0);
+			uint64_t now = clock_now_ms();
+			if (idle_ms && now >= last_rx + idle_ms)
+				session_close(s, "tcpchatd: idle timeout, "
+				    "closing\n", "idle timeout");
+			else if (pending && line_ms &&
+			    now >= line_start + line_ms)
+				/* A trickle never completing its line. */
+				session_close(s, "tcpchatd: error: line not "
+				    "completed in time\n", "line timeout");
+			else
+				reason = session_flush(s, &f, 0);
+			if (framing_pending(&f) == 0)
+				line_start = 0;
 			continue;
 		}
 		if ((pfd.revents & (POLLOUT | POLLERR | POLLHUP)) && has_out &&
@@ -507,12 +530,19 @@ session_serve(struct session *s, const sigset_t *waitmask)
 		atomic_fetch_add_explicit(&srv->stats.bytes_in, (uint64_t)n,
 		    memory_order_relaxed);
 		if (echo) {
+			if (idle_ms)
+				last_rx = clock_now_ms();
 			if (session_echo(s, buf, (size_t)n) == -1)
 				reason = session_error_reason(errno);
 			continue;
 		}
 		last_rx = clock_now_ms();
+		/* A trickle does not move the line's deadline. */
+		if (framing_pending(&f) == 0)
+			line_start = last_rx;
 		reason = session_feed(s, &f, buf, (size_t)n);
+		if (framing_pending(&f) == 0)
+			line_start = 0;
 	}
 	framing_free(&f);
 	return reason;
@@ -570,6 +600,8 @@ session_main(void *arg)
 	close(s->fd);
 	s->fd = -1;
 
+	if (s->counted_per_ip)
+		access_counter_put(&srv->per_ip, (struct sockaddr *)&s->peer);
 	int online = registry_remove(srv->registry, s);
 	if (lost > 0 && srv->cfg.mode != SERVER_ECHO) {
 		atomic_fetch_add_explicit(&srv->stats.undelivered, lost,

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "net.h"
 
 struct server;
@@ -36,6 +38,8 @@ struct session {
 	uint64_t id;
 	int fd;				/* only the session's thread uses it */
 	char addr[NET_ADDRSTRLEN];
+	struct sockaddr_storage peer;
+	int counted_per_ip;		/* holds a --max-per-ip slot */
 	struct server *server;
 	uint64_t connected_ms;
 	atomic_int refs;

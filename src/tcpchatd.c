@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "server.h"
 #include "version.h"
 
@@ -38,6 +39,18 @@ tcpchatd_help(void)
 	    "      --drain-time MS    how long queued messages get at "
 	    "shutdown\n"
 	    "                         (default %d)\n"
+	    "      --max-per-ip N     most clients from one address "
+	    "(default: no limit)\n"
+	    "      --allow CIDR       admit only these addresses "
+	    "(repeatable)\n"
+	    "      --deny CIDR        refuse these addresses (repeatable; "
+	    "wins over\n"
+	    "                         --allow)\n"
+	    "      --idle-timeout S   close a client silent for S seconds "
+	    "(default off)\n"
+	    "      --line-timeout S   close a client whose line is not "
+	    "complete in S\n"
+	    "                         seconds (default %d; 0: off)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
 	    "\n"
@@ -45,7 +58,7 @@ tcpchatd_help(void)
 	    "/all TEXT\n"
 	    "/kick ID /stats /help /quit.  See tcpchatd(1).\n",
 	    SERVER_DEFAULT_MAX_LINE, SERVER_DEFAULT_MAX_QUEUE,
-	    SERVER_DEFAULT_DRAIN_MS);
+	    SERVER_DEFAULT_DRAIN_MS, SERVER_DEFAULT_LINE_TIMEOUT);
 }
 
 /* Parses a whole number in [min, max] or exits with a usage error. */
@@ -70,7 +83,8 @@ int
 main(int argc, char **argv)
 {
 	enum { OPT_MAX_LINE = 256, OPT_MAX_QUEUE, OPT_MAX_CLIENTS, OPT_LOG,
-		OPT_DRAIN };
+		OPT_DRAIN, OPT_MAX_PER_IP, OPT_ALLOW, OPT_DENY, OPT_IDLE,
+		OPT_LINE_TIMEOUT };
 	static const struct option longopts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "port", required_argument, NULL, 'p' },
@@ -81,6 +95,11 @@ main(int argc, char **argv)
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 		{ "log", required_argument, NULL, OPT_LOG },
 		{ "drain-time", required_argument, NULL, OPT_DRAIN },
+		{ "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
+		{ "allow", required_argument, NULL, OPT_ALLOW },
+		{ "deny", required_argument, NULL, OPT_DENY },
+		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
+		{ "line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -128,6 +147,30 @@ main(int argc, char **argv)
 			cfg.drain_ms = (int)tcpchatd_number("--drain-time",
 			    optarg, 0, 600000);
 			break;
+		case OPT_MAX_PER_IP:
+			cfg.max_per_ip = (unsigned)tcpchatd_number(
+			    "--max-per-ip", optarg, 0, INT_MAX);
+			break;
+		case OPT_ALLOW:
+		case OPT_DENY:
+			if (access_add(&cfg.access, c == OPT_ALLOW, optarg) ==
+			    -1) {
+				fprintf(stderr, "tcpchatd: %s: '%s' is not an "
+				    "address or CIDR block (e.g. "
+				    "192.168.1.0/24, ::1/128)\n",
+				    c == OPT_ALLOW ? "--allow" : "--deny",
+				    optarg);
+				return 2;
+			}
+			break;
+		case OPT_IDLE:
+			cfg.idle_timeout_s = (int)tcpchatd_number(
+			    "--idle-timeout", optarg, 0, 86400 * 365);
+			break;
+		case OPT_LINE_TIMEOUT:
+			cfg.line_timeout_s = (int)tcpchatd_number(
+			    "--line-timeout", optarg, 0, 86400);
+			break;
 		case 'h':
 			tcpchatd_help();
 			return 0;
@@ -146,5 +189,7 @@ main(int argc, char **argv)
 	}
 	/* Lines reach a pipe or file as soon as they are printed. */
 	setvbuf(stdout, NULL, _IONBF, 0);
-	return server_run(&cfg, 2);
+	int status = server_run(&cfg, 2);
+	access_free(&cfg.access);
+	return status;
 }
