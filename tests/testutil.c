@@ -389,3 +389,13 @@ testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms)
 	}
 	return status;
 }
+
+void
+testutil_server_set_fault(struct testutil_server *s, size_t at)
+{
+	pthread_mutex_lock(&s->lock);
+	s->corrupt_at = at;
+	s->drop_at = at;
+	s->close_after = at;
+	pthread_mutex_unlock(&s->lock);
+}

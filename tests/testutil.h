@@ -105,4 +105,11 @@ int testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms);
 /* Waits up to timeout_ms for the child to exit: wait status, or -1. */
 int testutil_proc_wait(struct testutil_proc *p, int timeout_ms);
 
+/*
+ * Sets where a TESTUTIL_CORRUPT, _DROP_LINE or _CLOSE_EARLY server
+ * strikes (corrupt_at, drop_at or close_after) for connections accepted
+ * from now on; under the lock, so the connection threads see it.
+ */
+void testutil_server_set_fault(struct testutil_server *s, size_t at);
+
 #endif
