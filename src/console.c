@@ -182,6 +182,13 @@ console_write_queued(struct console *c, int editing)
 	char buf[64], prompt[128];
 	int prompt_changed;
 
+	/*
+	 * Empty the wake-up pipe before taking the lines: a line queued
+	 * after the lock is released writes a fresh byte (wake_pending is
+	 * clear by then), so its wake-up cannot be drained here and lost.
+	 */
+	while (read(c->wake[0], buf, sizeof(buf)) > 0)
+		continue;
 	pthread_mutex_lock(&c->lock);
 	list = c->head;
 	c->head = c->tail = NULL;
@@ -193,8 +200,6 @@ console_write_queued(struct console *c, int editing)
 	c->prompt_changed = 0;
 	memcpy(prompt, c->prompt, sizeof(prompt));
 	pthread_mutex_unlock(&c->lock);
-	while (read(c->wake[0], buf, sizeof(buf)) > 0)
-		continue;
 	if (list == NULL && dropped == 0 && !prompt_changed)
 		return;
 

@@ -288,9 +288,14 @@ session_escape(const char *msg, size_t len, char *stack, size_t size)
 	return out;
 }
 
-/* Sends text to every session but except (NULL: to all). */
+/*
+ * Sends text to every session but except; with earlier_only, just to
+ * those accepted before it (ids grow in accept order), so that a client
+ * that came in later is not told of a join from before its time.
+ */
 static void
-session_broadcast(struct session *except, const char *text, size_t len)
+session_broadcast(struct session *except, const char *text, size_t len,
+    int earlier_only)
 {
 	struct server *srv = except->server;
 	struct session **list;
@@ -298,7 +303,8 @@ session_broadcast(struct session *except, const char *text, size_t len)
 
 	list = registry_snapshot(srv->registry, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (list[i] == except)
+		if (list[i] == except ||
+		    (earlier_only && list[i]->id > except->id))
 			continue;
 		if (session_send(list[i], text, len) == SESSION_FULL)
 			console_print(srv->console, "#%llu %s: message from "
@@ -337,7 +343,7 @@ session_on_message(struct session *s, const char *msg, size_t len)
 		if (line != NULL) {
 			int n = snprintf(line, need, "#%llu: %s\n",
 			    (unsigned long long)s->id, text);
-			session_broadcast(s, line, (size_t)n);
+			session_broadcast(s, line, (size_t)n, 0);
 			if (line != lstack)
 				free(line);
 		}
@@ -561,11 +567,12 @@ session_announce(struct session *s, const char *event, int online)
 		console_print(srv->console, "#%llu %s %s (%d online)",
 		    (unsigned long long)s->id, s->addr, event, online);
 	if (srv->cfg.mode == SERVER_ROOM) {
+		int joined = strncmp(event, "connected", 9) == 0;
 		int n = snprintf(line, sizeof(line), "tcpchatd: #%llu %s "
 		    "(%d online)\n", (unsigned long long)s->id,
-		    strncmp(event, "connected", 9) == 0 ? "joined" : "left",
-		    online);
-		session_broadcast(s, line, (size_t)n);
+		    joined ? "joined" : "left", online);
+		/* Clients that came in after it never hear it joined. */
+		session_broadcast(s, line, (size_t)n, joined);
 	}
 }
 
