@@ -399,3 +399,28 @@ testutil_server_set_fault(struct testutil_server *s, size_t at)
 	s->close_after = at;
 	pthread_mutex_unlock(&s->lock);
 }
+
+int
+testutil_wait_ms(int ms)
+{
+	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
+	int mult = m != NULL ? atoi(m) : 1;
+
+	return ms * (mult > 1 ? mult : 1);
+}
+
+int
+testutil_wait_line(int fd, const char *needle, char *line, size_t cap,
+    int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	int left;
+
+	while ((left = clock_ms_until(deadline)) > 0) {
+		if (testutil_read_line(fd, line, cap, left) < 0)
+			return 0;
+		if (strstr(line, needle) != NULL)
+			return 1;
+	}
+	return 0;
+}

@@ -112,4 +112,14 @@ int testutil_proc_wait(struct testutil_proc *p, int timeout_ms);
  */
 void testutil_server_set_fault(struct testutil_server *s, size_t at);
 
+/* ms stretched by CK_TIMEOUT_MULTIPLIER, as Check stretches timeouts. */
+int testutil_wait_ms(int ms);
+
+/*
+ * Reads lines from fd until one contains needle (copied into line, cap
+ * bytes) or timeout_ms passes.  Lines before it are skipped.  1 if found.
+ */
+int testutil_wait_line(int fd, const char *needle, char *line, size_t cap,
+    int timeout_ms);
+
 #endif

@@ -1,0 +1,573 @@
+/*
+ * check_hardening.c - the real tcpchatd against hostile, slow and broken
+ * clients: limits, access rules, timeouts, resets, signals, descriptor
+ * and thread counts read from /proc.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <dirent.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io.h"
+#include "testutil.h"
+
+#define LINE_MAX_LEN 4096
+
+/* A server under test with its console on pipes. */
+struct hard {
+	struct testutil_proc proc;
+	int port;
+	char line[LINE_MAX_LEN];
+};
+
+static void
+hard_start(struct hard *h, const char *mode, const char *const extra[])
+{
+	h->port = testutil_spawn_server(&h->proc, mode, extra);
+}
+
+/* Waits for a console line containing needle; fails the test if none. */
+static void
+hard_expect(struct hard *h, const char *needle)
+{
+	ck_assert_msg(testutil_wait_line(h->proc.out_fd, needle, h->line,
+	    sizeof(h->line), testutil_wait_ms(5000)),
+	    "console never said \"%s\"", needle);
+}
+
+static void
+hard_stop(struct hard *h)
+{
+	int status = testutil_proc_stop(&h->proc, SIGTERM,
+	    testutil_wait_ms(10000));
+
+	ck_assert_msg(status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "tcpchatd did not exit cleanly: %d",
+	    status);
+}
+
+/* Connects and waits until the console shows the connection. */
+static int
+hard_join(struct hard *h)
+{
+	int fd = testutil_connect(h->port);
+
+	hard_expect(h, "connected (");
+	return fd;
+}
+
+/* Reads exactly the text expected, within the usual wait. */
+static void
+hard_read_exact(int fd, const char *expect)
+{
+	char buf[LINE_MAX_LEN];
+	size_t len = strlen(expect);
+
+	ck_assert_uint_lt(len, sizeof(buf));
+	size_t got = testutil_read_exact(fd, buf, len, testutil_wait_ms(5000));
+	buf[got] = '\0';
+	ck_assert_msg(got == len && memcmp(buf, expect, len) == 0,
+	    "expected \"%s\", got \"%s\"", expect, buf);
+}
+
+/* Counts entries of a /proc directory of the server. */
+static int
+hard_count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *dir = opendir(path);
+	ck_assert_ptr_nonnull(dir);
+	while ((d = readdir(dir)) != NULL)
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+static int
+hard_count_threads(pid_t pid)
+{
+	char path[64], line[256];
+	int n = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+/* Closes with a reset (RST) instead of an orderly FIN. */
+static void
+hard_reset(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+START_TEST(test_server_full_then_room_again)
+{
+	const char *extra[] = { "--max-clients", "2", NULL };
+	struct hard h;
+
+	hard_start(&h, "echo", extra);
+	int a = hard_join(&h), b = hard_join(&h);
+	int c = testutil_connect(h.port);
+	hard_read_exact(c, "tcpchatd: server full (2 clients)\n");
+	ck_assert_int_eq(testutil_wait_eof(c, testutil_wait_ms(5000)), 1);
+	close(c);
+	hard_expect(&h, "refused: server full");
+	/* Someone leaves: the next one gets in and is served. */
+	close(a);
+	hard_expect(&h, "disconnected: closed (1 online)");
+	c = hard_join(&h);
+	testutil_send_str(c, "ping\n");
+	hard_read_exact(c, "ping\n");
+	close(b);
+	close(c);
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_access_denied_reads_nothing)
+{
+	const char *extra[] = { "--deny", "127.0.0.0/8", "--log",
+		"/dev/null", NULL };
+	struct hard h;
+	char buf[256];
+
+	hard_start(&h, "chat", extra);
+	int c = testutil_connect(h.port);
+	testutil_send_str(c, "secret\n");
+	hard_read_exact(c, "tcpchatd: access denied\n");
+	ck_assert_int_eq(testutil_wait_eof(c, testutil_wait_ms(5000)), 1);
+	close(c);
+	hard_expect(&h, "refused: access denied");
+	/* Nothing the refused client sent reached the console. */
+	ck_assert_ptr_null(strstr(h.line, "secret"));
+	io_write_full(h.proc.in_fd, "/stats\n", 7);
+	hard_expect(&h, "messages 0 in");
+	close(h.proc.in_fd);
+	(void)buf;
+	h.proc.in_fd = -1;
+	kill(h.proc.pid, SIGTERM);
+	ck_assert_int_ne(testutil_proc_wait(&h.proc, testutil_wait_ms(10000)),
+	    -1);
+}
+END_TEST
+
+START_TEST(test_allow_list_admits_only_listed)
+{
+	const char *extra[] = { "--allow", "10.0.0.0/8", NULL };
+	const char *extra2[] = { "--allow", "10.0.0.0/8", "--allow",
+		"127.0.0.1/32", "--deny", "127.0.0.1", NULL };
+	struct hard h;
+
+	hard_start(&h, "echo", extra);
+	int c = testutil_connect(h.port);
+	hard_read_exact(c, "tcpchatd: access denied\n");
+	close(c);
+	hard_stop(&h);
+	/* Deny wins over allow. */
+	hard_start(&h, "echo", extra2);
+	c = testutil_connect(h.port);
+	hard_read_exact(c, "tcpchatd: access denied\n");
+	close(c);
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_max_per_ip)
+{
+	const char *extra[] = { "--max-per-ip", "2", NULL };
+	struct hard h;
+
+	hard_start(&h, "echo", extra);
+	int a = hard_join(&h), b = hard_join(&h);
+	int c = testutil_connect(h.port);
+	hard_read_exact(c, "tcpchatd: too many connections from your "
+	    "address (max 2)\n");
+	close(c);
+	close(a);
+	hard_expect(&h, "disconnected: closed");
+	c = hard_join(&h);
+	testutil_send_str(c, "x\n");
+	hard_read_exact(c, "x\n");
+	close(b);
+	close(c);
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_idle_timeout_closes_only_the_idle)
+{
+	const char *extra[] = { "--idle-timeout", "1", NULL };
+	struct hard h;
+	char buf[64];
+
+	hard_start(&h, "echo", extra);
+	int idle = hard_join(&h), busy = hard_join(&h);
+	uint64_t start = clock_now_ms();
+	/* The busy one talks every 200 ms while the idle one times out. */
+	while (clock_now_ms() - start < 1500) {
+		testutil_send_str(busy, "tick\n");
+		hard_read_exact(busy, "tick\n");
+		poll(NULL, 0, 200); /* the pace of the busy client */
+	}
+	hard_read_exact(idle, "tcpchatd: idle timeout, closing\n");
+	ck_assert_int_eq(testutil_wait_eof(idle, testutil_wait_ms(5000)), 1);
+	hard_expect(&h, "disconnected: idle timeout");
+	testutil_send_str(busy, "still here\n");
+	hard_read_exact(busy, "still here\n");
+	/* The server itself goes on accepting. */
+	int late = testutil_connect(h.port);
+	testutil_send_str(late, "late\n");
+	hard_read_exact(late, "late\n");
+	close(idle);
+	close(busy);
+	close(late);
+	(void)buf;
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_slowloris_line_deadline)
+{
+	const char *extra[] = { "--line-timeout", "1", NULL };
+	struct hard h;
+	char buf[256];
+
+	hard_start(&h, "chat", extra);
+	int slow = hard_join(&h);
+	int other = hard_join(&h);
+	/* One byte every 10 ms: never a pause long enough to flush. */
+	uint64_t start = clock_now_ms();
+	int closed = 0;
+	for (int i = 0; i < 1000 && !closed; i++) {
+		if (send(slow, "x", 1, MSG_NOSIGNAL) != 1)
+			break;
+		poll(NULL, 0, 10); /* the trickle's pace */
+		closed = !testutil_nothing_arrives(slow, 0);
+	}
+	uint64_t took = clock_now_ms() - start;
+	size_t got = testutil_read_until(slow, buf, sizeof(buf), "\n",
+	    testutil_wait_ms(5000));
+	ck_assert_msg(got > 0 && strstr(buf, "tcpchatd: error: line not "
+	    "completed in time\n") != NULL, "got \"%s\"", buf);
+	ck_assert_uint_lt(took, 5000);
+	hard_expect(&h, "disconnected: line timeout");
+	/* The other client was served all along. */
+	io_write_full(h.proc.in_fd, "/msg 2 hello\n", 13);
+	hard_read_exact(other, "hello\n");
+	close(slow);
+	close(other);
+	hard_stop(&h);
+}
+END_TEST
+
+/*
+ * A client that never reads while the operator keeps sending to all:
+ * it is dropped when its queue is full, the operator is told what it
+ * missed, and the reading client gets everything, promptly.
+ */
+START_TEST(test_reader_that_never_reads)
+{
+	/* Room for a few lines: one that reads is never dropped. */
+	const char *extra[] = { "--max-queue", "262144", NULL };
+	enum { TEXT = 60000, ROUNDS = 200 };
+	struct hard h;
+	char *cmd = malloc(TEXT + 7), *got = malloc(TEXT + 1);
+	int small = 4096, dropped = 0;
+
+	hard_start(&h, "chat", extra);
+	int stuck = testutil_connect(h.port);
+	setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	hard_expect(&h, "connected (1 online)");
+	int reader = hard_join(&h);
+	/* 12 MB in all: far more than socket buffers and the queue hold. */
+	memcpy(cmd, "/all ", 5);
+	for (int i = 0; i < TEXT; i++)
+		cmd[5 + i] = (char)('a' + i % 26);
+	cmd[5 + TEXT] = '\n';
+	uint64_t start = clock_now_ms();
+	for (int i = 0; i < ROUNDS; i++) {
+		ck_assert_int_eq(io_write_full(h.proc.in_fd, cmd, TEXT + 6),
+		    TEXT + 6);
+		ck_assert_uint_eq(testutil_read_exact(reader, got, TEXT + 1,
+		    testutil_wait_ms(5000)), TEXT + 1);
+		ck_assert_mem_eq(got, cmd + 5, TEXT + 1);
+	}
+	uint64_t took = clock_now_ms() - start;
+	ck_assert_msg(took < (uint64_t)testutil_wait_ms(20000),
+	    "the reader waited %llu ms", (unsigned long long)took);
+	/* The console said whom it could not reach, and dropped it. */
+	for (int i = 0; i < 5000 && !dropped; i++) {
+		if (testutil_read_line(h.proc.out_fd, h.line, sizeof(h.line),
+		    testutil_wait_ms(5000)) < 0)
+			break;
+		dropped = strncmp(h.line, "#1 ", 3) == 0 &&
+		    strstr(h.line, "not delivered") != NULL;
+	}
+	ck_assert_msg(dropped, "no undelivered report for #1");
+	hard_expect(&h, "disconnected: too slow");
+	close(stuck);
+	close(reader);
+	free(cmd);
+	free(got);
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_reset_while_operator_sends)
+{
+	struct hard h;
+
+	hard_start(&h, "chat", NULL);
+	int victim = hard_join(&h);
+	int other = hard_join(&h);
+	io_write_full(h.proc.in_fd, "/to 1\n", 6);
+	hard_expect(&h, "talking to #1");
+	hard_reset(victim);
+	/* Send while it goes: it must never reach #2. */
+	for (int i = 0; i < 50; i++)
+		io_write_full(h.proc.in_fd, "for one only\n", 13);
+	hard_expect(&h, "#1 127.0.0.1");
+	io_write_full(h.proc.in_fd, "/msg 1 late\n", 12);
+	hard_expect(&h, "no such client #1");
+	io_write_full(h.proc.in_fd, "/msg 2 marker\n", 14);
+	/* The first bytes #2 sees are its own message: nothing leaked. */
+	hard_read_exact(other, "marker\n");
+	close(other);
+	hard_stop(&h);
+}
+END_TEST
+
+/* Hundreds of connect/close cycles, half of them resets: nothing left. */
+START_TEST(test_cycles_leave_nothing_behind)
+{
+	struct hard h;
+
+	hard_start(&h, "chat", NULL);
+	/* One full cycle first: the accept loop has everything it keeps. */
+	close(hard_join(&h));
+	hard_expect(&h, "(0 online)");
+	int base_fds = hard_count_fds(h.proc.pid);
+	/* Main and console threads: every session's thread is gone. */
+	int base_threads = 2;
+	for (int i = 0; i < 300; i++) {
+		int fd = testutil_connect(h.port);
+		if (i % 3 == 0)
+			testutil_send_str(fd, "hello\n");
+		if (i % 2)
+			hard_reset(fd);
+		else
+			close(fd);
+	}
+	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(10000);
+	int fds, threads;
+	do {
+		fds = hard_count_fds(h.proc.pid);
+		threads = hard_count_threads(h.proc.pid);
+		if (fds == base_fds && threads == base_threads)
+			break;
+		poll(NULL, 0, 20); /* polling /proc: nothing to wait on */
+	} while (clock_ms_until(deadline) > 0);
+	ck_assert_int_eq(fds, base_fds);
+	ck_assert_int_eq(threads, base_threads);
+	hard_stop(&h);
+}
+END_TEST
+
+struct hard_load {
+	int port;
+	int ok;
+};
+
+/* 20 clients echoing 200 messages each while signals rain on the server. */
+static void *
+hard_load_main(void *arg)
+{
+	struct hard_load *l = arg;
+	int fds[20];
+	char out[100], in[100];
+
+	testutil_connect_many(l->port, 20, fds);
+	l->ok = 1;
+	for (int m = 0; m < 200 && l->ok; m++) {
+		for (int i = 0; i < 20; i++) {
+			int n = snprintf(out, sizeof(out), "%d:%d\n", i, m);
+			io_write_full(fds[i], out, (size_t)n);
+		}
+		for (int i = 0; i < 20; i++) {
+			int n = snprintf(out, sizeof(out), "%d:%d\n", i, m);
+			if (testutil_read_exact(fds[i], in, (size_t)n, 5000) !=
+			    (size_t)n || memcmp(in, out, (size_t)n) != 0)
+				l->ok = 0;
+		}
+	}
+	testutil_close_many(20, fds);
+	return NULL;
+}
+
+START_TEST(test_signals_during_load)
+{
+	struct hard h;
+	struct hard_load load;
+	pthread_t t;
+	const int sigs[] = { SIGUSR1, SIGWINCH, SIGCHLD, SIGCONT, SIGURG };
+
+	hard_start(&h, "echo", (const char *const[]){ "-q", NULL });
+	load.port = h.port;
+	ck_assert_int_eq(pthread_create(&t, NULL, hard_load_main, &load), 0);
+	for (int i = 0; i < 500; i++) {
+		kill(h.proc.pid, sigs[i % 5]);
+		if (i % 50 == 0)
+			poll(NULL, 0, 2); /* spread them over the run */
+	}
+	pthread_join(t, NULL);
+	ck_assert_msg(load.ok, "a message was lost or damaged");
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_restart_on_same_port)
+{
+	struct hard h;
+	char port[16];
+
+	hard_start(&h, "echo", NULL);
+	int fds[5];
+	testutil_connect_many(h.port, 5, fds);
+	for (int i = 0; i < 5; i++) {
+		testutil_send_str(fds[i], "x\n");
+		hard_read_exact(fds[i], "x\n");
+	}
+	hard_stop(&h); /* it closes first: its side is in TIME_WAIT */
+	testutil_close_many(5, fds);
+	snprintf(port, sizeof(port), "%d", h.port);
+	const char *argv[] = { testutil_program("tcpchatd"), "-m", "echo",
+		"-p", port, NULL };
+	testutil_spawn(&h.proc, (char *const *)argv);
+	hard_expect(&h, "listening on 127.0.0.1:");
+	int c = testutil_connect(h.port);
+	testutil_send_str(c, "again\n");
+	hard_read_exact(c, "again\n");
+	close(c);
+	hard_stop(&h);
+}
+END_TEST
+
+START_TEST(test_hostile_bytes_in_room_and_log)
+{
+	char path[] = "/tmp/check_hardening_logXXXXXX";
+	int logfd = mkstemp(path);
+	const char *extra[] = { "--log", path, NULL };
+	struct hard h;
+	char buf[512];
+
+	ck_assert_int_ge(logfd, 0);
+	hard_start(&h, "room", extra);
+	int a = hard_join(&h), b = hard_join(&h);
+	hard_read_exact(a, "tcpchatd: #2 joined (2 online)\n");
+	const char evil[] = "\x1b]0;owned\x07\x1b[2J\x9b" "2J\rfake\0nul "
+	    "\xe4\xbd\xa0\xe5\xa5\xbd\n";
+	io_write_full(a, evil, sizeof(evil) - 1);
+	hard_read_exact(b, "#1: \\x1b]0;owned\\x07\\x1b[2J\\x9b2J\\rfake"
+	    "\\x00nul \xe4\xbd\xa0\xe5\xa5\xbd\n");
+	hard_expect(&h, "#1 127.0.0.1");
+	ck_assert_ptr_nonnull(strstr(h.line, "\\x1b]0;owned\\x07"));
+	close(a);
+	close(b);
+	hard_stop(&h);
+	ssize_t n = read(logfd, buf, sizeof(buf) - 1);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(buf, " in: \\x1b]0;owned"));
+	for (ssize_t i = 0; i < n; i++)
+		ck_assert_msg(buf[i] == '\n' || ((unsigned char)buf[i] >= 0x20
+		    && buf[i] != 0x7f), "raw byte 0x%02x in the transcript",
+		    (unsigned char)buf[i]);
+	close(logfd);
+	unlink(path);
+}
+END_TEST
+
+static Suite *
+hardening_suite(void)
+{
+	Suite *s = suite_create("hardening");
+	TCase *tc;
+
+	tc = tcase_create("limits");
+	tcase_add_test(tc, test_server_full_then_room_again);
+	tcase_add_test(tc, test_max_per_ip);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("access");
+	tcase_add_test(tc, test_access_denied_reads_nothing);
+	tcase_add_test(tc, test_allow_list_admits_only_listed);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timeouts");
+	tcase_add_test(tc, test_idle_timeout_closes_only_the_idle);
+	tcase_add_test(tc, test_slowloris_line_deadline);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slow_and_broken_clients");
+	tcase_add_test(tc, test_reader_that_never_reads);
+	tcase_add_test(tc, test_reset_while_operator_sends);
+	tcase_add_test(tc, test_cycles_leave_nothing_behind);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("process");
+	tcase_add_test(tc, test_signals_during_load);
+	tcase_add_test(tc, test_restart_on_same_port);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile_bytes");
+	tcase_add_test(tc, test_hostile_bytes_in_room_and_log);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(hardening_suite());
+	int failed;
+
+	/* A server that closes first must not kill us with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
