@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -27,48 +28,6 @@ fuzz_escape_fail(const char *what, const char *out, size_t outlen)
 		fprintf(stderr, " %02x", (unsigned char)out[i]);
 	fputc('\n', stderr);
 	abort();
-}
-
-/*
- * Decodes one strict UTF-8 character (shortest form, no surrogates, at
- * most U+10FFFF), written apart from escape.c's decoder so that the two
- * check each other.  Returns its length with *cp set, or 0 if invalid.
- */
-static size_t
-fuzz_escape_utf8(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	size_t need, i;
-	uint32_t c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if ((s[0] & 0xe0) == 0xc0) {
-		need = 2;
-		c = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		need = 3;
-		c = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		need = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < need)
-		return 0;
-	for (i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 2 && c < 0x80) || (need == 3 && c < 0x800) ||
-	    (need == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return need;
 }
 
 /* Whether a terminal must never see cp raw. */
@@ -91,7 +50,7 @@ fuzz_escape_clean(const unsigned char *s, size_t len)
 	uint32_t cp;
 
 	while (i < len) {
-		if ((n = fuzz_escape_utf8(s + i, len - i, &cp)) == 0)
+		if ((n = fuzz_utf8_decode(s + i, len - i, &cp)) == 0)
 			return -1;
 		if (fuzz_escape_is_control(cp))
 			return 0;

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "framing.h"
+#include "fuzz_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -197,44 +198,6 @@ fuzz_framing_flush(struct fuzz_framing_run *run, int force)
 }
 
 /*
- * Decodes one strict UTF-8 character (shortest form, no surrogates, at
- * most U+10FFFF).  Returns its length, or 0 if s[0..len) starts none.
- */
-static size_t
-fuzz_framing_utf8_len(const unsigned char *s, size_t len)
-{
-	size_t need, i;
-	uint32_t c;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		need = 2;
-		c = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		need = 3;
-		c = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		need = 4;
-		c = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len < need)
-		return 0;
-	for (i = 1; i < need; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (s[i] & 0x3f);
-	}
-	if ((need == 2 && c < 0x80) || (need == 3 && c < 0x800) ||
-	    (need == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return need;
-}
-
-/*
  * Checks that no unforced flush cut through a valid character.  One
  * that starts before the flushed message was already cut by the call
  * that handed out the bytes before it (a forced flush, say), so the
@@ -244,14 +207,15 @@ static void
 fuzz_framing_check_cuts(const struct fuzz_framing_run *run)
 {
 	size_t i, first, start, cut, n;
+	uint32_t cp;
 
 	for (i = 0; i < run->ncuts; i++) {
 		first = run->cuts[2 * i];
 		cut = run->cuts[2 * i + 1];
 		start = cut > first + 3 ? cut - 3 : first;
 		for (; start < cut; start++) {
-			n = fuzz_framing_utf8_len(run->stream + start,
-			                          run->total - start);
+			n = fuzz_utf8_decode(run->stream + start,
+			    run->total - start, &cp);
 			if (n > 0 && start + n > cut)
 				fuzz_framing_fail(
 				    run,
