@@ -9,11 +9,14 @@
 
 #include "clock.h"
 #include "console.h"
+#include "escape.h"
 #include "operator.h"
 #include "registry.h"
 #include "server.h"
 #include "session.h"
-#include "transcript.h"
+
+/* How much of an undelivered message the console shows. */
+#define OPERATOR_EXCERPT 72
 
 #define OPERATOR_HELP \
 	"commands:\n" \
@@ -111,15 +114,15 @@ operator_send(struct operator *op, struct session *s, const char *text,
 	rc = session_send(s, line, (size_t)n);
 	free(line);
 	if (rc == SESSION_SENT) {
-		transcript_write(srv->log_fd, s->id, s->addr, "out", text, len);
+		server_log(srv, s->id, s->addr, "out", text, len);
 		return 1;
 	}
-	if (rc == SESSION_FULL)
-		console_print(srv->console, "#%" PRIu64 " %s: not delivered "
-		    "(client too slow, dropping it)", s->id, s->addr);
-	else
-		console_print(srv->console, "#%" PRIu64 " %s: client gone, "
-		    "not delivered", s->id, s->addr);
+	/* Say which message did not get through, not just that one did not. */
+	char excerpt[OPERATOR_EXCERPT];
+	escape_render_bounded(excerpt, sizeof(excerpt), text, len);
+	console_print(srv->console, "#%" PRIu64 " %s: not delivered (%s): %s",
+	    s->id, s->addr, rc == SESSION_FULL ? "client too slow, dropping "
+	    "it" : "client gone", excerpt);
 	return 0;
 }
 

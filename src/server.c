@@ -85,6 +85,18 @@ server_mode_name(enum server_mode mode)
 }
 
 void
+server_log(struct server *srv, uint64_t id, const char *addr,
+    const char *what, const char *text, size_t len)
+{
+	if (transcript_write(srv->log_fd, id, addr, what, text, len) == 0)
+		return;
+	if (atomic_exchange(&srv->log_failed, 1) == 0)
+		console_print(srv->console, "tcpchatd: cannot write the log "
+		    "%s: %s (lines are being lost)", srv->cfg.log_path,
+		    strerror(errno));
+}
+
+void
 server_request_stop(struct server *srv)
 {
 	atomic_store(&srv->stopping, 1);
@@ -374,7 +386,7 @@ server_run(const struct server_config *cfg, int err_fd)
 		server_error(err_fd, "tcpchatd: cannot start the console\n");
 		goto out;
 	}
-	transcript_write(srv.log_fd, 0, "", "listening", name, strlen(name));
+	server_log(&srv, 0, "", "listening", name, strlen(name));
 
 	server_accept_loop(&srv, lfd, &waitmask);
 	close(lfd);

@@ -64,6 +64,7 @@ struct server {
 	pthread_t main_thread;
 	atomic_int stopping;	/* set once shutdown began */
 	atomic_int threads;	/* session threads not yet finished */
+	atomic_int log_failed;	/* a transcript write failed already */
 	uint64_t started_ms;
 	size_t stack_size;	/* for session threads */
 	struct access_counter per_ip;	/* --max-per-ip */
@@ -89,5 +90,13 @@ int server_run(const struct server_config *cfg, int err_fd);
 
 /* Asks the accept loop to shut down (from any thread). */
 void server_request_stop(struct server *srv);
+
+/*
+ * Appends a line to the --log transcript (see transcript.h); the first
+ * failure to write it is reported on the console, so a transcript with
+ * holes never goes unnoticed.
+ */
+void server_log(struct server *srv, uint64_t id, const char *addr,
+    const char *what, const char *text, size_t len);
 
 #endif

@@ -26,13 +26,15 @@
 #include "registry.h"
 #include "server.h"
 #include "session.h"
-#include "transcript.h"
 
 #define SESSION_WAKE_SIGNAL SIGUSR1
 /* Read size: small enough for a 64 KiB thread stack. */
 #define SESSION_READ_BUF 8192
 /* Escaped messages up to this size are rendered on the stack. */
 #define SESSION_STACK_ESCAPE 1024
+/* Undelivered messages shown to the operator, and how much of each. */
+#define SESSION_EXCERPTS 3
+#define SESSION_EXCERPT 72
 /* After a closing notice, how long to wait for the peer to close. */
 #define SESSION_LINGER_MS 1000
 
@@ -306,11 +308,14 @@ session_broadcast(struct session *except, const char *text, size_t len,
 		if (list[i] == except ||
 		    (earlier_only && list[i]->id > except->id))
 			continue;
-		if (session_send(list[i], text, len) == SESSION_FULL)
-			console_print(srv->console, "#%llu %s: message from "
-			    "#%llu not delivered (client too slow, dropped)",
-			    (unsigned long long)list[i]->id, list[i]->addr,
-			    (unsigned long long)except->id);
+		if (session_send(list[i], text, len) != SESSION_FULL)
+			continue;
+		char excerpt[SESSION_EXCERPT];
+		escape_render_bounded(excerpt, sizeof(excerpt), text,
+		    len > 0 ? len - 1 : 0);
+		console_print(srv->console, "#%llu %s: not delivered (client "
+		    "too slow, dropping it): %s",
+		    (unsigned long long)list[i]->id, list[i]->addr, excerpt);
 	}
 	registry_release(list, n);
 }
@@ -331,7 +336,7 @@ session_on_message(struct session *s, const char *msg, size_t len)
 	atomic_fetch_add_explicit(&srv->stats.msgs_in, 1, memory_order_relaxed);
 	if (len == 1 && msg[0] == 'q')
 		return "quit";
-	transcript_write(srv->log_fd, s->id, s->addr, "in", msg, len);
+	server_log(srv, s->id, s->addr, "in", msg, len);
 	if ((text = session_escape(msg, len, stack, sizeof(stack))) == NULL)
 		return "out of memory";
 	console_print(srv->console, "#%llu %s: %s", (unsigned long long)s->id,
@@ -561,7 +566,7 @@ session_announce(struct session *s, const char *event, int online)
 	struct server *srv = s->server;
 	char line[160];
 
-	transcript_write(srv->log_fd, s->id, s->addr, "event", event,
+	server_log(srv, s->id, s->addr, "event", event,
 	    strlen(event));
 	if (!srv->cfg.quiet)
 		console_print(srv->console, "#%llu %s %s (%d online)",
@@ -574,6 +579,37 @@ session_announce(struct session *s, const char *event, int online)
 		/* Clients that came in after it never hear it joined. */
 		session_broadcast(s, line, (size_t)n, joined);
 	}
+}
+
+/*
+ * Tells the operator what a departed client never got: how many
+ * messages, and the first few of them, escaped and cut short.
+ */
+static void
+session_report_undelivered(struct session *s, const struct session_msg *m,
+    size_t lost, const char *reason)
+{
+	struct server *srv = s->server;
+	char excerpt[SESSION_EXCERPT];
+
+	atomic_fetch_add_explicit(&srv->stats.undelivered, lost,
+	    memory_order_relaxed);
+	console_print(srv->console, "#%llu %s: %zu message%s not delivered "
+	    "(client gone: %s)", (unsigned long long)s->id, s->addr, lost,
+	    lost == 1 ? "" : "s", reason);
+	for (int shown = 0; m != NULL && shown < SESSION_EXCERPTS;
+	    m = m->next, shown++) {
+		size_t len = m->len;
+		if (len > 0 && m->data[len - 1] == '\n')
+			len--;
+		escape_render_bounded(excerpt, sizeof(excerpt), m->data, len);
+		console_print(srv->console, "#%llu   not delivered%s: %s",
+		    (unsigned long long)s->id, m->off ? " (partly sent)" : "",
+		    excerpt);
+	}
+	if (lost > SESSION_EXCERPTS)
+		console_print(srv->console, "#%llu   and %zu more",
+		    (unsigned long long)s->id, lost - SESSION_EXCERPTS);
 }
 
 void *
@@ -603,20 +639,15 @@ session_main(void *arg)
 	s->head = s->tail = NULL;
 	s->queued_bytes = s->queued_msgs = 0;
 	pthread_mutex_unlock(&s->lock);
-	session_free_msgs(undelivered);
 	close(s->fd);
 	s->fd = -1;
 
 	if (s->counted_per_ip)
 		access_counter_put(&srv->per_ip, (struct sockaddr *)&s->peer);
 	int online = registry_remove(srv->registry, s);
-	if (lost > 0 && srv->cfg.mode != SERVER_ECHO) {
-		atomic_fetch_add_explicit(&srv->stats.undelivered, lost,
-		    memory_order_relaxed);
-		console_print(srv->console, "#%llu %s: %zu message%s not "
-		    "delivered (client gone: %s)", (unsigned long long)s->id,
-		    s->addr, lost, lost == 1 ? "" : "s", reason);
-	}
+	if (lost > 0 && srv->cfg.mode != SERVER_ECHO)
+		session_report_undelivered(s, undelivered, lost, reason);
+	session_free_msgs(undelivered);
 	snprintf(event, sizeof(event), "disconnected: %s", reason);
 	session_announce(s, event, online);
 	session_unref(s);
