@@ -537,6 +537,45 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 }
 END_TEST
 
+/*
+ * The server's side of a connection has TCP keepalive on: in
+ * /proc/net/tcp its timer field ("tr") is 2, the keepalive timer, while
+ * the connection is idle (the client's side, without keepalive, has 0).
+ */
+static int
+hard_server_timer(int server_port, int client_port)
+{
+	char line[512];
+	int timer = -1;
+	FILE *f = fopen("/proc/net/tcp", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		unsigned lport, rport, state, tr;
+		if (sscanf(line, " %*d: %*x:%x %*x:%x %x %*x:%*x %x", &lport,
+		    &rport, &state, &tr) == 4 && lport == (unsigned)server_port
+		    && rport == (unsigned)client_port)
+			timer = (int)tr;
+	}
+	fclose(f);
+	return timer;
+}
+
+START_TEST(test_keepalive_on_accepted_sockets)
+{
+	struct hard h;
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	hard_start(&h, "echo", NULL);
+	int c = hard_join(&h);
+	ck_assert_int_eq(getsockname(c, (struct sockaddr *)&sin, &len), 0);
+	ck_assert_int_eq(hard_server_timer(h.port, ntohs(sin.sin_port)), 2);
+	close(c);
+	hard_stop(&h);
+}
+END_TEST
+
 static Suite *
 hardening_suite(void)
 {
@@ -546,6 +585,7 @@ hardening_suite(void)
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_server_full_then_room_again);
 	tcase_add_test(tc, test_max_per_ip);
+	tcase_add_test(tc, test_keepalive_on_accepted_sockets);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
