@@ -29,7 +29,7 @@
 
 struct conn {
 	int fd;
-	char *out;	/* bytes the socket did not take yet */
+	char *out; /* bytes the socket did not take yet */
 	size_t out_len;
 };
 
@@ -55,8 +55,8 @@ flush(int ep, struct conn *c)
 		memmove(c->out, c->out + n, c->out_len - (size_t)n);
 		c->out_len -= (size_t)n;
 	}
-	struct epoll_event ev = { .events = c->out_len ? EPOLLOUT : EPOLLIN,
-		.data.ptr = c };
+	struct epoll_event ev = {
+	    .events = c->out_len ? EPOLLOUT : EPOLLIN, .data.ptr = c};
 	return epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
@@ -90,7 +90,7 @@ main(int argc, char **argv)
 {
 	const char *host = argc > 1 ? argv[1] : "127.0.0.1";
 	int port = argc > 2 ? atoi(argv[2]) : 0, one = 1, ls, ep;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 	struct epoll_event ev, events[512];
 	struct rlimit rl;
@@ -129,8 +129,9 @@ main(int argc, char **argv)
 			if (c == NULL) {
 				/* Accept all that wait. */
 				int fd;
-				while ((fd = accept4(ls, NULL, NULL,
-				    SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
+				while (
+				    (fd = accept4(ls, NULL, NULL,
+				         SOCK_NONBLOCK | SOCK_CLOEXEC)) != -1) {
 					c = calloc(1, sizeof(*c));
 					if (c == NULL) {
 						close(fd);
@@ -142,7 +143,7 @@ main(int argc, char **argv)
 					ev.events = EPOLLIN;
 					ev.data.ptr = c;
 					if (epoll_ctl(ep, EPOLL_CTL_ADD, fd,
-					    &ev) == -1)
+					        &ev) == -1)
 						drop(c);
 				}
 				continue;

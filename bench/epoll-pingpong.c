@@ -27,7 +27,7 @@
 
 struct conn {
 	int fd;
-	size_t got;	/* bytes of the current reply received */
+	size_t got; /* bytes of the current reply received */
 };
 
 static double
@@ -42,7 +42,7 @@ now(void)
 int
 main(int argc, char **argv)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	struct epoll_event ev, events[512];
 	struct rlimit rl;
 	char msg[65536], buf[65536];
@@ -52,7 +52,8 @@ main(int argc, char **argv)
 	double seconds, start, end;
 
 	if (argc < 5)
-		errx(2, "usage: epoll-pingpong HOST PORT CONNECTIONS SECONDS "
+		errx(2,
+		    "usage: epoll-pingpong HOST PORT CONNECTIONS SECONDS "
 		    "[SIZE]");
 	nconns = atoi(argv[3]);
 	seconds = atof(argv[4]);
@@ -77,8 +78,8 @@ main(int argc, char **argv)
 		err(1, "calloc");
 	for (int i = 0; i < nconns; i++) {
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd == -1 || connect(fd, (struct sockaddr *)&sin,
-		    sizeof(sin)) == -1)
+		if (fd == -1 ||
+		    connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
 			err(1, "connection %d", i);
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		conns[i].fd = fd;
@@ -115,7 +116,7 @@ main(int argc, char **argv)
 	}
 	end = now();
 	printf("epoll-pingpong: %d connections, %llu msgs in %.2f s, "
-	    "%.1f msgs/s\n", nconns, done, end - start,
-	    (double)done / (end - start));
+	       "%.1f msgs/s\n",
+	    nconns, done, end - start, (double)done / (end - start));
 	return 0;
 }

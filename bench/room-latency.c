@@ -42,9 +42,9 @@
 
 struct recipient {
 	int fd;
-	size_t len;		/* bytes in line */
-	int overlong;		/* skipping the rest of a too-long line */
-	uint32_t last_seq;	/* newest broadcast seen, to spot duplicates */
+	size_t len; /* bytes in line */
+	int overlong; /* skipping the rest of a too-long line */
+	uint32_t last_seq; /* newest broadcast seen, to spot duplicates */
 	char line[LINE_MAX_BYTES];
 };
 
@@ -161,7 +161,8 @@ drain(struct recipient *r, uint32_t seq, uint64_t *latency)
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: room-latency [-c CLIENTS] [-b BROADCASTS] "
+	fprintf(stderr,
+	    "usage: room-latency [-c CLIENTS] [-b BROADCASTS] "
 	    "[-j] HOST PORT\n");
 	exit(2);
 }
@@ -203,8 +204,8 @@ main(int argc, char **argv)
 
 	int ep = epoll_create1(EPOLL_CLOEXEC);
 	struct recipient *rs = calloc((size_t)clients, sizeof(*rs));
-	uint64_t *each = malloc((size_t)clients * (size_t)broadcasts *
-	    sizeof(*each));
+	uint64_t *each =
+	    malloc((size_t)clients * (size_t)broadcasts * sizeof(*each));
 	uint64_t *fanout = malloc((size_t)broadcasts * sizeof(*fanout));
 	if (ep == -1 || rs == NULL || each == NULL || fanout == NULL)
 		err(1, "setup");
@@ -215,8 +216,8 @@ main(int argc, char **argv)
 		if ((rs[i].fd = connect_to(&sin)) == -1)
 			err(1, "connect (recipient %d)", i);
 		fcntl(rs[i].fd, F_SETFL, O_NONBLOCK);
-		struct epoll_event ev = { .events = EPOLLIN, .data.u32 =
-		    (uint32_t)i };
+		struct epoll_event ev = {
+		    .events = EPOLLIN, .data.u32 = (uint32_t)i};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, rs[i].fd, &ev) == -1)
 			err(1, "epoll_ctl");
 	}
@@ -245,8 +246,8 @@ main(int argc, char **argv)
 	for (uint32_t seq = 1; seq <= (uint32_t)broadcasts; seq++) {
 		char line[64];
 		uint64_t start = now_ns(), last = start;
-		int n = snprintf(line, sizeof(line), "rl %u %" PRIu64 "\n", seq,
-		    start);
+		int n = snprintf(
+		    line, sizeof(line), "rl %u %" PRIu64 "\n", seq, start);
 		if (send(sender, line, (size_t)n, MSG_NOSIGNAL) != n)
 			err(1, "send");
 		int got = 0;
@@ -283,10 +284,10 @@ main(int argc, char **argv)
 	double ms = 1e6;
 	if (json)
 		printf("{\"clients\":%d,\"broadcasts\":%d,\"deliveries\":%zu,"
-		    "\"missing\":%ld,\"recipient_ms\":{\"p50\":%.3f,"
-		    "\"p99\":%.3f,\"max\":%.3f},\"fanout_ms\":{\"p50\":%.3f,"
-		    "\"p99\":%.3f,\"max\":%.3f}}\n", clients, broadcasts,
-		    nsamples, missing,
+		       "\"missing\":%ld,\"recipient_ms\":{\"p50\":%.3f,"
+		       "\"p99\":%.3f,\"max\":%.3f},\"fanout_ms\":{\"p50\":%.3f,"
+		       "\"p99\":%.3f,\"max\":%.3f}}\n",
+		    clients, broadcasts, nsamples, missing,
 		    percentile(each, nsamples, 50) / ms,
 		    percentile(each, nsamples, 99) / ms,
 		    nsamples ? each[nsamples - 1] / ms : 0.0,
@@ -294,7 +295,8 @@ main(int argc, char **argv)
 		    percentile(fanout, (size_t)broadcasts, 99) / ms,
 		    fanout[broadcasts - 1] / ms);
 	else
-		printf("room-latency: %d recipients, %d broadcasts, %zu "
+		printf(
+		    "room-latency: %d recipients, %d broadcasts, %zu "
 		    "deliveries, %ld missing\n"
 		    "  each delivery  p50 %.3f ms  p99 %.3f ms  max %.3f ms\n"
 		    "  all recipients p50 %.3f ms  p99 %.3f ms  max %.3f ms\n",

@@ -45,7 +45,7 @@ main(int argc, char **argv)
 {
 	const char *host = argc > 1 ? argv[1] : "127.0.0.1";
 	int port = argc > 2 ? atoi(argv[2]) : 0, on = 1, lfd;
-	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t len = sizeof(sin);
 	struct rlimit rl;
 	pthread_attr_t attr;

@@ -35,8 +35,8 @@ static int
 fuzz_escape_is_control(uint32_t cp)
 {
 	return (cp < 0x20 && cp != '\t') || cp == 0x7f ||
-	       (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+	    (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
+	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
 /*
@@ -115,8 +115,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (full_len < outsize) {
 			/* It all fits: nothing may be cut. */
 			if (n != full_len || memcmp(out, full, n) != 0)
-				fuzz_escape_fail("cut although it fits", out,
-				                 n);
+				fuzz_escape_fail(
+				    "cut although it fits", out, n);
 		} else if (outsize >= 4) {
 			/* A cut: a prefix of the rendering, then "...". */
 			if (n < 3 || memcmp(out + n - 3, "...", 3) != 0)
@@ -125,8 +125,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (memcmp(out, full, cut) != 0)
 				fuzz_escape_fail("cut is not a prefix", out, n);
 		} else if (n != 0) {
-			fuzz_escape_fail("no room for \"...\" yet output", out,
-			                 n);
+			fuzz_escape_fail(
+			    "no room for \"...\" yet output", out, n);
 		}
 	}
 	free(out);

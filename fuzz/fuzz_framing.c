@@ -33,9 +33,9 @@ struct fuzz_framing_run {
 	struct framing f;
 	size_t max;
 	unsigned char *stream; /* every byte the assembler took, in order */
-	size_t total;          /* bytes in stream */
-	size_t pos;            /* where the next message starts in stream */
-	size_t *cuts;          /* message start, end of unforced flushes */
+	size_t total; /* bytes in stream */
+	size_t pos; /* where the next message starts in stream */
+	size_t *cuts; /* message start, end of unforced flushes */
 	size_t ncuts;
 	int too_long; /* the assembler said TOO_LONG */
 };
@@ -45,9 +45,9 @@ static void
 fuzz_framing_fail(const struct fuzz_framing_run *run, const char *what)
 {
 	fprintf(stderr,
-	        "fuzz_framing: property broken: %s\n"
-	        "max %zu, bytes taken %zu, next message at %zu, pending %zu\n",
-	        what, run->max, run->total, run->pos, framing_pending(&run->f));
+	    "fuzz_framing: property broken: %s\n"
+	    "max %zu, bytes taken %zu, next message at %zu, pending %zu\n",
+	    what, run->max, run->total, run->pos, framing_pending(&run->f));
 	abort();
 }
 
@@ -55,8 +55,8 @@ fuzz_framing_fail(const struct fuzz_framing_run *run, const char *what)
 static size_t
 fuzz_framing_max(uint8_t b)
 {
-	static const size_t edges[] = {SIZE_MAX, SIZE_MAX - 1, 255,  256,
-	                               257,      1023,         1024, 4096};
+	static const size_t edges[] = {
+	    SIZE_MAX, SIZE_MAX - 1, 255, 256, 257, 1023, 1024, 4096};
 
 	if (b >= 0xf0)
 		return edges[(b - 0xf0) % (sizeof(edges) / sizeof(edges[0]))];
@@ -71,7 +71,7 @@ fuzz_framing_max(uint8_t b)
  */
 static void
 fuzz_framing_message(struct fuzz_framing_run *run, const char *msg,
-                     size_t msglen, size_t used, int pushed)
+    size_t msglen, size_t used, int pushed)
 {
 	const unsigned char *at = run->stream + run->pos;
 	size_t term;
@@ -88,7 +88,7 @@ fuzz_framing_message(struct fuzz_framing_run *run, const char *msg,
 	if (pushed) {
 		if (!(term == 1 && at[msglen] == '\n') &&
 		    !(term == 2 && at[msglen] == '\r' &&
-		      at[msglen + 1] == '\n'))
+		        at[msglen + 1] == '\n'))
 			fuzz_framing_fail(run, "bytes lost at a line's end");
 		if (term == 1 && msglen > 0 && msg[msglen - 1] == '\r')
 			fuzz_framing_fail(run, "CR before LF kept");
@@ -100,16 +100,16 @@ fuzz_framing_message(struct fuzz_framing_run *run, const char *msg,
 
 /* The last byte of a line made of what is pending and in[0..inlen). */
 static char
-fuzz_framing_last(const struct fuzz_framing_run *run, const char *in,
-                  size_t inlen)
+fuzz_framing_last(
+    const struct fuzz_framing_run *run, const char *in, size_t inlen)
 {
 	return inlen > 0 ? in[inlen - 1] : (char)run->stream[run->total - 1];
 }
 
 /* Pushes one chunk, taking messages until the assembler wants more. */
 static void
-fuzz_framing_push_chunk(struct fuzz_framing_run *run, const char *chunk,
-                        size_t len)
+fuzz_framing_push_chunk(
+    struct fuzz_framing_run *run, const char *chunk, size_t len)
 {
 	const char *in = chunk, *msg, *lf;
 	size_t inlen = len, before, pending, taken, msglen, line;
@@ -123,8 +123,8 @@ fuzz_framing_push_chunk(struct fuzz_framing_run *run, const char *chunk,
 		rc = framing_push(&run->f, &in, &inlen, &msg, &msglen);
 		taken = before - inlen;
 		if (in != chunk + (len - inlen))
-			fuzz_framing_fail(run,
-			                  "input pointer and length disagree");
+			fuzz_framing_fail(
+			    run, "input pointer and length disagree");
 		if (rc == FRAMING_TOO_LONG) {
 			if (taken != 0)
 				fuzz_framing_fail(run, "TOO_LONG took input");
@@ -138,8 +138,8 @@ fuzz_framing_push_chunk(struct fuzz_framing_run *run, const char *chunk,
 			    fuzz_framing_last(run, in, line - pending) == '\r')
 				line--;
 			if (line <= run->max)
-				fuzz_framing_fail(run,
-				                  "TOO_LONG for a short line");
+				fuzz_framing_fail(
+				    run, "TOO_LONG for a short line");
 			run->too_long = 1;
 			return;
 		}
@@ -149,10 +149,10 @@ fuzz_framing_push_chunk(struct fuzz_framing_run *run, const char *chunk,
 		run->total += taken;
 		if (rc == FRAMING_COMPLETE) {
 			if (framing_pending(&run->f) != 0)
-				fuzz_framing_fail(run,
-				                  "bytes left after a line");
-			fuzz_framing_message(run, msg, msglen, pending + taken,
-			                     1);
+				fuzz_framing_fail(
+				    run, "bytes left after a line");
+			fuzz_framing_message(
+			    run, msg, msglen, pending + taken, 1);
 		} else if (rc == FRAMING_INCOMPLETE) {
 			if (inlen != 0)
 				fuzz_framing_fail(run, "INCOMPLETE left input");
@@ -180,8 +180,8 @@ fuzz_framing_flush(struct fuzz_framing_run *run, int force)
 	after = framing_pending(&run->f);
 	if (rc == 0) {
 		if (after != before)
-			fuzz_framing_fail(run,
-			                  "flush of nothing changed pending");
+			fuzz_framing_fail(
+			    run, "flush of nothing changed pending");
 		if (!run->too_long && before > (force ? 0 : 3))
 			fuzz_framing_fail(run, "flush held back whole bytes");
 		return;
@@ -214,11 +214,10 @@ fuzz_framing_check_cuts(const struct fuzz_framing_run *run)
 		cut = run->cuts[2 * i + 1];
 		start = cut > first + 3 ? cut - 3 : first;
 		for (; start < cut; start++) {
-			n = fuzz_utf8_decode(run->stream + start,
-			    run->total - start, &cp);
+			n = fuzz_utf8_decode(
+			    run->stream + start, run->total - start, &cp);
 			if (n > 0 && start + n > cut)
-				fuzz_framing_fail(
-				    run,
+				fuzz_framing_fail(run,
 				    "unforced flush split a UTF-8 character");
 		}
 	}

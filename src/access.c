@@ -12,7 +12,7 @@
 
 struct access_slot {
 	uint8_t addr[16];
-	unsigned count;		/* 0: free (deleted slots are re-packed) */
+	unsigned count; /* 0: free (deleted slots are re-packed) */
 };
 
 /* An address as 16 bytes, IPv4 as IPv4-mapped IPv6.  0, or -1. */
@@ -169,7 +169,7 @@ access_find(struct access_counter *c, const uint8_t key[16])
 static int
 access_grow(struct access_counter *c)
 {
-	struct access_counter bigger = { .cap = c->cap ? c->cap * 2 : 64 };
+	struct access_counter bigger = {.cap = c->cap ? c->cap * 2 : 64};
 
 	if ((bigger.slots = calloc(bigger.cap, sizeof(*bigger.slots))) == NULL)
 		return -1;
@@ -183,8 +183,8 @@ access_grow(struct access_counter *c)
 }
 
 int
-access_counter_take(struct access_counter *c, const struct sockaddr *sa,
-    unsigned max)
+access_counter_take(
+    struct access_counter *c, const struct sockaddr *sa, unsigned max)
 {
 	uint8_t key[16];
 	int rc = -1;
@@ -224,7 +224,7 @@ access_counter_put(struct access_counter *c, const struct sockaddr *sa)
 	c->used--;
 	size_t i = (size_t)(slot - c->slots);
 	for (size_t j = (i + 1) & (c->cap - 1); c->slots[j].count != 0;
-	    j = (j + 1) & (c->cap - 1)) {
+	     j = (j + 1) & (c->cap - 1)) {
 		struct access_slot moved = c->slots[j];
 		c->slots[j].count = 0;
 		*access_find(c, moved.addr) = moved;

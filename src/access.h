@@ -13,7 +13,7 @@
 /* One CIDR rule; IPv4 rules are kept as IPv4-mapped IPv6. */
 struct access_rule {
 	uint8_t addr[16];
-	unsigned prefix;	/* 0..128 over the 16 bytes */
+	unsigned prefix; /* 0..128 over the 16 bytes */
 };
 
 struct access_list {
@@ -42,9 +42,9 @@ void access_free(struct access_list *list);
 
 /* Connections per source address, for --max-per-ip. */
 struct access_counter {
-	pthread_mutex_t lock;	/* guards everything below */
+	pthread_mutex_t lock; /* guards everything below */
 	struct access_slot *slots;
-	size_t cap;		/* a power of two */
+	size_t cap; /* a power of two */
 	size_t used;
 };
 
@@ -52,8 +52,8 @@ void access_counter_init(struct access_counter *c);
 void access_counter_free(struct access_counter *c);
 
 /* Counts one more connection from sa unless max are there.  0 or -1. */
-int access_counter_take(struct access_counter *c, const struct sockaddr *sa,
-    unsigned max);
+int access_counter_take(
+    struct access_counter *c, const struct sockaddr *sa, unsigned max);
 
 /* Counts one connection from sa less. */
 void access_counter_put(struct access_counter *c, const struct sockaddr *sa);

@@ -10,12 +10,12 @@
 #include "bench.h"
 
 /* The summary in the manner of wrk, ending with the verdict line. */
-void bench_report_text(FILE *out, const struct bench_options *o,
-    const struct bench_result *r);
+void bench_report_text(
+    FILE *out, const struct bench_options *o, const struct bench_result *r);
 
 /* One JSON object with the options and everything measured, then LF. */
-void bench_report_json(FILE *out, const struct bench_options *o,
-    const struct bench_result *r);
+void bench_report_json(
+    FILE *out, const struct bench_options *o, const struct bench_result *r);
 
 /* One progress line, starting with CR and without LF (for a terminal). */
 void bench_report_progress(FILE *out, const struct bench_progress *p);
@@ -24,7 +24,6 @@ void bench_report_progress(FILE *out, const struct bench_progress *p);
  * The errors found, as "1 corrupt, 3 lost" (or "none"), into buf.
  * Returns buf.
  */
-char *bench_report_errors(const struct bench_result *r, char *buf,
-    size_t size);
+char *bench_report_errors(const struct bench_result *r, char *buf, size_t size);
 
 #endif

@@ -40,11 +40,11 @@
 #define RELAXED memory_order_relaxed
 
 enum bench_state {
-	BENCH_UNUSED,		/* not started */
+	BENCH_UNUSED, /* not started */
 	BENCH_CONNECTING,
-	BENCH_OPEN,		/* has traffic to do in this phase */
-	BENCH_DONE,		/* finished this phase, still open */
-	BENCH_CLOSED		/* failed, or closed by the peer */
+	BENCH_OPEN, /* has traffic to do in this phase */
+	BENCH_DONE, /* finished this phase, still open */
+	BENCH_CLOSED /* failed, or closed by the peer */
 };
 
 struct bench_worker;
@@ -53,12 +53,12 @@ struct bench_conn {
 	struct bench_worker *worker;
 	int fd;
 	enum bench_state state;
-	uint32_t id;		/* global index: in every message */
-	uint32_t target;	/* send up to this sequence number */
-	uint64_t deadline_ns;	/* connect, or reply, deadline (0: none) */
-	uint64_t offset_ns;	/* open loop: place in the schedule */
-	uint64_t *sent_ns;	/* send times, a ring of in_flight */
-	char *pending;		/* bytes the socket did not take yet */
+	uint32_t id; /* global index: in every message */
+	uint32_t target; /* send up to this sequence number */
+	uint64_t deadline_ns; /* connect, or reply, deadline (0: none) */
+	uint64_t offset_ns; /* open loop: place in the schedule */
+	uint64_t *sent_ns; /* send times, a ring of in_flight */
+	char *pending; /* bytes the socket did not take yet */
 	size_t pending_off;
 	size_t pending_len;
 	struct payload_check check;
@@ -69,11 +69,11 @@ struct bench_shared {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	unsigned threads;
-	pthread_barrier_t barrier;	/* phases start together */
-	pthread_mutex_t lock;		/* guards go and finished */
-	pthread_cond_t cond;		/* go or finished changed */
-	int go;				/* 1: start, -1: give up */
-	unsigned finished;		/* workers done */
+	pthread_barrier_t barrier; /* phases start together */
+	pthread_mutex_t lock; /* guards go and finished */
+	pthread_cond_t cond; /* go or finished changed */
+	int go; /* 1: start, -1: give up */
+	unsigned finished; /* workers done */
 };
 
 struct bench_worker {
@@ -87,12 +87,12 @@ struct bench_worker {
 	char *rbuf;
 	char *wbuf;
 	size_t wbuf_size;
-	uint64_t now;		/* clock at the last wake-up */
-	int measuring;		/* 0 in the warmup phase */
-	int open_loop;		/* measuring at a fixed rate */
+	uint64_t now; /* clock at the last wake-up */
+	int measuring; /* 0 in the warmup phase */
+	int open_loop; /* measuring at a fixed rate */
 	uint64_t phase_start;
-	uint64_t interval_ns;	/* open loop: per-connection period */
-	uint32_t active;	/* connections with work in this phase */
+	uint64_t interval_ns; /* open loop: per-connection period */
+	uint32_t active; /* connections with work in this phase */
 	/* Read by the progress reporter while the worker runs. */
 	_Atomic uint64_t connected;
 	_Atomic uint64_t open;
@@ -217,8 +217,7 @@ bench_conn_close(struct bench_conn *c)
 
 /* The connection ended before its work was done. */
 static void
-bench_conn_fail(struct bench_worker *w, struct bench_conn *c,
-    uint64_t *reason)
+bench_conn_fail(struct bench_worker *w, struct bench_conn *c, uint64_t *reason)
 {
 	if (c->state == BENCH_OPEN)
 		w->active--;
@@ -256,8 +255,7 @@ bench_conn_due(struct bench_worker *w, struct bench_conn *c)
 
 /* When message seq was meant to leave (its latency starts there). */
 static uint64_t
-bench_conn_sent_at(struct bench_worker *w, struct bench_conn *c,
-    uint32_t seq)
+bench_conn_sent_at(struct bench_worker *w, struct bench_conn *c, uint32_t seq)
 {
 	if (w->open_loop)
 		return w->phase_start + c->offset_ns +
@@ -280,10 +278,10 @@ bench_conn_verified(void *arg, uint32_t seq)
 }
 
 static int
-bench_conn_watch(struct bench_worker *w, struct bench_conn *c, int op,
-    uint32_t events)
+bench_conn_watch(
+    struct bench_worker *w, struct bench_conn *c, int op, uint32_t events)
 {
-	struct epoll_event ev = { .events = events, .data.ptr = c };
+	struct epoll_event ev = {.events = events, .data.ptr = c};
 
 	return epoll_ctl(w->epfd, op, c->fd, &ev);
 }
@@ -331,8 +329,8 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 		size_t len = 0;
 
 		if (payload_check_outstanding(k) == 0 && k->sent < limit)
-			c->deadline_ns = w->now +
-			    (uint64_t)(o->timeout * BENCH_NS);
+			c->deadline_ns =
+			    w->now + (uint64_t)(o->timeout * BENCH_NS);
 		while (k->sent < limit &&
 		    payload_check_outstanding(k) < o->in_flight &&
 		    len + o->size <= w->wbuf_size) {
@@ -359,8 +357,8 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 		memcpy(c->pending, w->wbuf + done, len - done);
 		c->pending_off = 0;
 		c->pending_len = len - done;
-		return bench_conn_watch(w, c, EPOLL_CTL_MOD,
-		    EPOLLIN | EPOLLOUT);
+		return bench_conn_watch(
+		    w, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
 	}
 }
 
@@ -370,8 +368,8 @@ bench_conn_readable(struct bench_worker *w, struct bench_conn *c)
 {
 	ssize_t n = recv(c->fd, w->rbuf, BENCH_READ_SIZE, 0);
 
-	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
-	    errno == EINTR))
+	if (n == -1 &&
+	    (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
 		/* The peer closed; only an error if work was left. */
@@ -384,12 +382,13 @@ bench_conn_readable(struct bench_worker *w, struct bench_conn *c)
 		bench_conn_fail(w, c, &w->closed_early);
 		return;
 	}
-	payload_check_feed(&c->check, w->rbuf, (size_t)n, &w->counts,
-	    bench_conn_verified, c);
+	payload_check_feed(
+	    &c->check, w->rbuf, (size_t)n, &w->counts, bench_conn_verified, c);
 	if (c->state != BENCH_OPEN)
 		return;
-	c->deadline_ns = payload_check_outstanding(&c->check) == 0 ? 0 :
-	    w->now + (uint64_t)(w->o->timeout * BENCH_NS);
+	c->deadline_ns = payload_check_outstanding(&c->check) == 0
+	    ? 0
+	    : w->now + (uint64_t)(w->o->timeout * BENCH_NS);
 	if (c->check.sent == c->target &&
 	    payload_check_outstanding(&c->check) == 0) {
 		bench_conn_finished(w, c);
@@ -400,8 +399,7 @@ bench_conn_readable(struct bench_worker *w, struct bench_conn *c)
 }
 
 static void
-bench_conn_event(struct bench_worker *w, struct bench_conn *c,
-    uint32_t events)
+bench_conn_event(struct bench_worker *w, struct bench_conn *c, uint32_t events)
 {
 	if ((events & EPOLLOUT) != 0 && c->pending_len > 0) {
 		if (bench_conn_flush(w, c) == -1) {
@@ -413,8 +411,7 @@ bench_conn_event(struct bench_worker *w, struct bench_conn *c,
 			return;
 		}
 	}
-	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 &&
-	    c->fd >= 0)
+	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && c->fd >= 0)
 		bench_conn_readable(w, c);
 }
 
@@ -457,8 +454,8 @@ bench_connect_start(struct bench_worker *w, struct bench_conn *c)
 	const struct bench_shared *sh = w->shared;
 	int rc;
 
-	c->fd = socket(sh->addr.ss_family,
-	    SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	c->fd = socket(
+	    sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd == -1) {
 		bench_connect_failed(w, c, errno);
 		return 0;
@@ -466,8 +463,8 @@ bench_connect_start(struct bench_worker *w, struct bench_conn *c)
 	c->state = BENCH_CONNECTING;
 	c->deadline_ns = w->now + (uint64_t)(w->o->timeout * BENCH_NS);
 	do
-		rc = connect(c->fd, (const struct sockaddr *)&sh->addr,
-		    sh->addrlen);
+		rc = connect(
+		    c->fd, (const struct sockaddr *)&sh->addr, sh->addrlen);
 	while (rc == -1 && errno == EINTR);
 	if (rc == -1 && errno != EINPROGRESS) {
 		bench_connect_failed(w, c, errno);
@@ -526,8 +523,8 @@ bench_worker_connect(struct bench_worker *w)
 				continue;
 			}
 			connecting--;
-			if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err,
-			    &len) == -1)
+			if (getsockopt(
+			        c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 				err = errno;
 			if (err != 0)
 				bench_connect_failed(w, c, err);
@@ -604,8 +601,8 @@ bench_worker_traffic(struct bench_worker *w, int measuring)
 	if (measuring && o->duration > 0)
 		end = w->phase_start + (uint64_t)(o->duration * BENCH_NS);
 	if (w->open_loop)
-		w->interval_ns = (uint64_t)((double)o->connections /
-		    o->rate * BENCH_NS);
+		w->interval_ns =
+		    (uint64_t)((double)o->connections / o->rate * BENCH_NS);
 	if (w->interval_ns == 0)
 		w->interval_ns = 1;
 	w->active = 0;
@@ -615,8 +612,9 @@ bench_worker_traffic(struct bench_worker *w, int measuring)
 			continue;
 		c->state = BENCH_OPEN;
 		c->target = target;
-		c->offset_ns = w->open_loop ?
-		    (uint64_t)((double)c->id / o->rate * BENCH_NS) : 0;
+		c->offset_ns = w->open_loop
+		    ? (uint64_t)((double)c->id / o->rate * BENCH_NS)
+		    : 0;
 		w->active++;
 		if (c->check.sent == target)
 			bench_conn_finished(w, c);
@@ -632,14 +630,13 @@ bench_worker_traffic(struct bench_worker *w, int measuring)
 			continue;
 		}
 		/* Open loop: visit the connections in schedule order. */
-		while (w->open_loop && !stopping && cursor_round +
-		    o->warmup < target) {
+		while (w->open_loop && !stopping &&
+		    cursor_round + o->warmup < target) {
 			struct bench_conn *c = &w->conns[cursor];
 			uint64_t due = w->phase_start + c->offset_ns +
 			    cursor_round * w->interval_ns;
 			if (due > w->now) {
-				uint64_t ms = (due - w->now + 999999) /
-				    1000000;
+				uint64_t ms = (due - w->now + 999999) / 1000000;
 				if (ms < (uint64_t)wait_ms)
 					wait_ms = (int)ms;
 				break;
@@ -652,16 +649,17 @@ bench_worker_traffic(struct bench_worker *w, int measuring)
 			}
 		}
 		if (end != 0 && !stopping) {
-			uint64_t ms = end > w->now ?
-			    (end - w->now + 999999) / 1000000 : 0;
+			uint64_t ms = end > w->now
+			    ? (end - w->now + 999999) / 1000000
+			    : 0;
 			if (ms < (uint64_t)wait_ms)
 				wait_ms = (int)ms;
 		}
 		int n = epoll_wait(w->epfd, events, BENCH_EVENTS, wait_ms);
 		for (int i = 0; i < n; i++) {
 			w->now = clock_now_ns();
-			bench_conn_event(w, events[i].data.ptr,
-			    events[i].events);
+			bench_conn_event(
+			    w, events[i].data.ptr, events[i].events);
 		}
 		w->now = clock_now_ns();
 		if (w->now >= next_check) {
@@ -724,9 +722,9 @@ bench_probe(const struct bench_options *o, struct bench_shared *sh,
 		return -1;
 	}
 	sh->addrlen = sizeof(sh->addr);
-	if (getpeername(fd, (struct sockaddr *)&sh->addr, &sh->addrlen) ==
-	    -1 || net_format((struct sockaddr *)&sh->addr, sh->addrlen,
-	    r->target, sizeof(r->target)) == -1) {
+	if (getpeername(fd, (struct sockaddr *)&sh->addr, &sh->addrlen) == -1 ||
+	    net_format((struct sockaddr *)&sh->addr, sh->addrlen, r->target,
+	        sizeof(r->target)) == -1) {
 		save_errno = errno;
 		close(fd);
 		snprintf(why, whylen, "%s port %s: %s", o->host, o->port,
@@ -739,8 +737,8 @@ bench_probe(const struct bench_options *o, struct bench_shared *sh,
 
 /* Gives worker index its connections and buffers.  0, or -1. */
 static int
-bench_worker_init(struct bench_worker *w, struct bench_shared *sh,
-    unsigned index)
+bench_worker_init(
+    struct bench_worker *w, struct bench_shared *sh, unsigned index)
 {
 	const struct bench_options *o = sh->options;
 
@@ -753,8 +751,7 @@ bench_worker_init(struct bench_worker *w, struct bench_shared *sh,
 	    sh->threads);
 	w->conns = calloc(w->nconns, sizeof(*w->conns));
 	w->rbuf = malloc(BENCH_READ_SIZE);
-	w->wbuf_size = o->size > BENCH_WRITE_SIZE ? o->size :
-	    BENCH_WRITE_SIZE;
+	w->wbuf_size = o->size > BENCH_WRITE_SIZE ? o->size : BENCH_WRITE_SIZE;
 	w->wbuf = malloc(w->wbuf_size);
 	if (w->conns == NULL || w->rbuf == NULL || w->wbuf == NULL)
 		return -1;
@@ -838,8 +835,8 @@ bench_watch(struct bench_shared *sh, struct bench_worker *workers,
 }
 
 static void
-bench_collect(struct bench_result *r, struct bench_worker *workers,
-    unsigned threads)
+bench_collect(
+    struct bench_result *r, struct bench_worker *workers, unsigned threads)
 {
 	uint64_t connect_start = UINT64_MAX, connect_end = 0;
 	uint64_t run_start = UINT64_MAX, run_end = 0;
@@ -871,11 +868,11 @@ bench_collect(struct bench_result *r, struct bench_worker *workers,
 		if (w->run_end > run_end)
 			run_end = w->run_end;
 	}
-	r->received = r->counts.verified + r->counts.corrupt +
-	    r->counts.reordered;
+	r->received =
+	    r->counts.verified + r->counts.corrupt + r->counts.reordered;
 	if (connect_end > connect_start)
-		r->connect_seconds = (double)(connect_end - connect_start) /
-		    BENCH_NS;
+		r->connect_seconds =
+		    (double)(connect_end - connect_start) / BENCH_NS;
 	if (run_end > run_start)
 		r->seconds = (double)(run_end - run_start) / BENCH_NS;
 }
@@ -898,8 +895,7 @@ bench_run(const struct bench_options *o, struct bench_result *r,
 		return -1;
 	memset(&sh, 0, sizeof(sh));
 	sh.options = o;
-	sh.threads = o->threads < o->connections ? o->threads :
-	    o->connections;
+	sh.threads = o->threads < o->connections ? o->threads : o->connections;
 	if (bench_probe(o, &sh, r, why, whylen) == -1)
 		return -1;
 
@@ -910,8 +906,8 @@ bench_run(const struct bench_options *o, struct bench_result *r,
 		goto out;
 	}
 	for (; initialised < sh.threads; initialised++) {
-		if (bench_worker_init(&workers[initialised], &sh,
-		    initialised) == -1) {
+		if (bench_worker_init(
+		        &workers[initialised], &sh, initialised) == -1) {
 			snprintf(why, whylen, "setting up worker: %s",
 			    strerror(errno));
 			initialised++;
@@ -944,8 +940,8 @@ bench_run(const struct bench_options *o, struct bench_result *r,
 	for (unsigned i = 0; i < created; i++)
 		pthread_join(workers[i].thread, NULL);
 	if (created != sh.threads) {
-		snprintf(why, whylen, "starting worker threads: %s",
-		    strerror(err));
+		snprintf(
+		    why, whylen, "starting worker threads: %s", strerror(err));
 	} else {
 		bench_collect(r, workers, sh.threads);
 		rc = 0;

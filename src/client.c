@@ -52,30 +52,30 @@ struct client {
 	const struct client_options *opts;
 	int in_fd, out_fd, err_fd, sock;
 	char peer[CLIENT_PEER_MAX]; /* host:port, for messages */
-	int status;                 /* what client_run returns */
-	int done;                   /* the session is over */
+	int status; /* what client_run returns */
+	int done; /* the session is over */
 
 	/* Server to user. */
 	struct framing display; /* escape_output: text not yet shown */
-	char *rendered;         /* ESCAPE_BOUND(CLIENT_DISPLAY_MAX) bytes */
-	int midline;            /* our output left the cursor mid-line */
-	uint64_t rx_total;      /* bytes received */
-	uint64_t last_rx_ms;    /* when the last bytes arrived */
-	int rx_ends_line;       /* the last byte received was a LF */
+	char *rendered; /* ESCAPE_BOUND(CLIENT_DISPLAY_MAX) bytes */
+	int midline; /* our output left the cursor mid-line */
+	uint64_t rx_total; /* bytes received */
+	uint64_t last_rx_ms; /* when the last bytes arrived */
+	int rx_ends_line; /* the last byte received was a LF */
 	int server_closed;
 
 	/* User to server. */
 	char in_buf[CLIENT_CHUNK]; /* input read but not yet taken */
 	size_t in_off, in_len;
 	int in_eof;
-	size_t line_len;      /* bytes of the current input line so far */
-	char line_head[2];    /* its first two bytes, to spot `q` */
-	int quit;             /* `q` was typed */
-	int awaiting_reply;   /* raw script: next line once answered */
+	size_t line_len; /* bytes of the current input line so far */
+	char line_head[2]; /* its first two bytes, to spot `q` */
+	int quit; /* `q` was typed */
+	int awaiting_reply; /* raw script: next line once answered */
 	uint64_t reply_deadline_ms;
 	char *out_buf; /* bytes for the server not yet sent */
 	size_t out_off, out_len, out_cap;
-	int shut_wr;          /* we half-closed */
+	int shut_wr; /* we half-closed */
 	uint64_t idle_deadline_ms; /* after half-close: when to give up */
 
 	int editing; /* readline/libedit owns the terminal */
@@ -353,8 +353,8 @@ client_receive(struct client *c)
 	c->rx_ends_line = buf[n - 1] == '\n';
 	c->awaiting_reply = 0;
 	if (c->shut_wr && !c->quit && c->opts->wait_ms > 0)
-		c->idle_deadline_ms = c->last_rx_ms +
-		    (uint64_t)c->opts->wait_ms;
+		c->idle_deadline_ms =
+		    c->last_rx_ms + (uint64_t)c->opts->wait_ms;
 	(void)client_display(c, buf, (size_t)n);
 }
 
@@ -406,8 +406,7 @@ client_send_queued(struct client *c)
 			/* The server is gone; reading says how. */
 			c->server_closed = 1;
 		} else if (n == -1 && errno == ECONNRESET) {
-			client_fail(c, "%s: connection reset by peer",
-			    c->peer);
+			client_fail(c, "%s: connection reset by peer", c->peer);
 		} else {
 			client_fail(c, "%s: %s", c->peer, strerror(errno));
 		}
@@ -432,7 +431,7 @@ client_line_is_quit(const struct client *c)
 {
 	return (c->line_len == 1 && c->line_head[0] == 'q') ||
 	    (c->line_len == 2 && c->line_head[0] == 'q' &&
-	    c->line_head[1] == '\r');
+	        c->line_head[1] == '\r');
 }
 
 /*
@@ -476,9 +475,9 @@ client_take_input(struct client *c, const char *p, size_t len, int at_eof)
 		    c->line_len > 0) {
 			/* Lines without newlines would run together. */
 			c->awaiting_reply = 1;
-			c->reply_deadline_ms = c->opts->wait_ms > 0 ?
-			    clock_now_ms() + (uint64_t)c->opts->wait_ms :
-			    CLIENT_NEVER;
+			c->reply_deadline_ms = c->opts->wait_ms > 0
+			    ? clock_now_ms() + (uint64_t)c->opts->wait_ms
+			    : CLIENT_NEVER;
 		}
 		c->line_len = 0;
 	}
@@ -499,11 +498,11 @@ client_take_line(struct client *c, const char *line, size_t len)
 static void
 client_take_buffered(struct client *c)
 {
-	c->in_off += client_take_input(c, c->in_buf + c->in_off,
-	    c->in_len - c->in_off, c->in_eof);
+	c->in_off += client_take_input(
+	    c, c->in_buf + c->in_off, c->in_len - c->in_off, c->in_eof);
 	if (c->in_off > 0 && c->in_off < c->in_len)
-		memmove(c->in_buf, c->in_buf + c->in_off,
-		    c->in_len - c->in_off);
+		memmove(
+		    c->in_buf, c->in_buf + c->in_off, c->in_len - c->in_off);
 	c->in_len -= c->in_off;
 	c->in_off = 0;
 }
@@ -512,8 +511,8 @@ client_take_buffered(struct client *c)
 static void
 client_read_input(struct client *c)
 {
-	ssize_t n = io_read_some(c->in_fd, c->in_buf + c->in_len,
-	    sizeof(c->in_buf) - c->in_len);
+	ssize_t n = io_read_some(
+	    c->in_fd, c->in_buf + c->in_len, sizeof(c->in_buf) - c->in_len);
 
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
@@ -559,8 +558,9 @@ client_next_deadline(const struct client *c, uint64_t oneshot_deadline)
 	if (c->shut_wr)
 		t = client_min(t, c->idle_deadline_ms);
 	if (c->opts->mode == CLIENT_ONE_SHOT)
-		t = client_min(t, c->rx_total == 0 ? oneshot_deadline :
-		    c->last_rx_ms + CLIENT_PAUSE_MS);
+		t = client_min(t,
+		    c->rx_total == 0 ? oneshot_deadline
+		                     : c->last_rx_ms + CLIENT_PAUSE_MS);
 	return t;
 }
 
@@ -571,8 +571,8 @@ client_check_time(struct client *c, uint64_t oneshot_deadline)
 	uint64_t now = clock_now_ms();
 	int paused = c->rx_total > 0 && now >= c->last_rx_ms + CLIENT_PAUSE_MS;
 
-	if (paused && c->opts->escape_output && (c->midline ||
-	    framing_pending(&c->display) > 0)) {
+	if (paused && c->opts->escape_output &&
+	    (c->midline || framing_pending(&c->display) > 0)) {
 		/* A pause ends a message: finish its line on the terminal. */
 		client_editing_hide(c);
 		(void)client_flush_display(c, 1, 1);
@@ -611,8 +611,8 @@ client_maybe_shutdown(struct client *c)
 	if (c->quit)
 		c->idle_deadline_ms = clock_now_ms() + CLIENT_QUIT_LINGER_MS;
 	else if (c->opts->wait_ms > 0)
-		c->idle_deadline_ms = clock_now_ms() +
-		    (uint64_t)c->opts->wait_ms;
+		c->idle_deadline_ms =
+		    clock_now_ms() + (uint64_t)c->opts->wait_ms;
 	else
 		c->idle_deadline_ms = CLIENT_NEVER;
 }
@@ -638,9 +638,10 @@ client_connect(struct client *c)
 	c->sock = net_connect(c->opts->host, c->opts->port, timeout, &gai);
 	if (c->sock == -1) {
 		if (gai == 0 && errno == ETIMEDOUT)
-			client_fail(c, "cannot connect to %s: timed out "
-			    "after %g s", c->peer,
-			    client_seconds(c->opts->wait_ms));
+			client_fail(c,
+			    "cannot connect to %s: timed out "
+			    "after %g s",
+			    c->peer, client_seconds(c->opts->wait_ms));
 		else
 			client_fail(c, "cannot connect to %s: %s", c->peer,
 			    net_strerror(gai, errno));
@@ -661,20 +662,19 @@ client_poll_once(struct client *c, uint64_t oneshot_deadline)
 	struct pollfd pfd[3];
 	nfds_t n = 0, sock_i, in_i = 3, stop_i = 3;
 	uint64_t deadline = client_next_deadline(c, oneshot_deadline);
-	int timeout = deadline == CLIENT_NEVER ? -1 :
-	    clock_ms_until(deadline);
+	int timeout = deadline == CLIENT_NEVER ? -1 : clock_ms_until(deadline);
 
 	sock_i = n;
-	pfd[n++] = (struct pollfd){ .fd = c->sock, .events = POLLIN |
-	    (c->out_len > 0 ? POLLOUT : 0) };
+	pfd[n++] = (struct pollfd){
+	    .fd = c->sock, .events = POLLIN | (c->out_len > 0 ? POLLOUT : 0)};
 	if (client_wants_input(c)) {
 		in_i = n;
-		pfd[n++] = (struct pollfd){ .fd = c->in_fd, .events = POLLIN };
+		pfd[n++] = (struct pollfd){.fd = c->in_fd, .events = POLLIN};
 	}
 	if (c->opts->stop_fd >= 0) {
 		stop_i = n;
-		pfd[n++] = (struct pollfd){ .fd = c->opts->stop_fd,
-			.events = POLLIN };
+		pfd[n++] =
+		    (struct pollfd){.fd = c->opts->stop_fd, .events = POLLIN};
 	}
 	if (poll(pfd, n, timeout) == -1) {
 		if (errno != EINTR)
@@ -708,8 +708,8 @@ client_report_close(struct client *c)
 	if (c->opts->mode == CLIENT_INTERACTIVE && !c->quit && !c->in_eof)
 		client_error(c, "%s closed the connection", c->peer);
 	else if (c->opts->mode == CLIENT_ONE_SHOT && c->rx_total == 0)
-		client_fail(c, "%s closed the connection without a reply",
-		    c->peer);
+		client_fail(
+		    c, "%s closed the connection without a reply", c->peer);
 }
 
 /* Runs the session on a connected socket until its end. */
@@ -734,8 +734,7 @@ client_loop(struct client *c, uint64_t oneshot_deadline)
 }
 
 int
-client_run(const struct client_options *opts, int in_fd, int out_fd,
-    int err_fd)
+client_run(const struct client_options *opts, int in_fd, int out_fd, int err_fd)
 {
 	struct client *c;
 	uint64_t oneshot_deadline = CLIENT_NEVER;
@@ -756,7 +755,7 @@ client_run(const struct client_options *opts, int in_fd, int out_fd,
 	client_format_peer(c);
 	if (opts->escape_output &&
 	    (c->rendered = malloc(ESCAPE_BOUND(CLIENT_DISPLAY_MAX) + 1)) ==
-	    NULL) {
+	        NULL) {
 		client_fail(c, "out of memory");
 		goto out;
 	}

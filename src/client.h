@@ -30,21 +30,21 @@
 #define CLIENT_CHUNK 16384
 
 enum client_mode {
-	CLIENT_SCRIPTED,    /* input is a pipe or file: send it all */
+	CLIENT_SCRIPTED, /* input is a pipe or file: send it all */
 	CLIENT_INTERACTIVE, /* input is a person: `q` ends */
-	CLIENT_ONE_SHOT     /* send message, print the reply */
+	CLIENT_ONE_SHOT /* send message, print the reply */
 };
 
 struct client_options {
-	const char *host;    /* name or literal, "[::1]" accepted */
-	const char *port;    /* service name or number */
+	const char *host; /* name or literal, "[::1]" accepted */
+	const char *port; /* service name or number */
 	enum client_mode mode;
 	const char *message; /* CLIENT_ONE_SHOT: what to send */
-	int wait_ms;         /* connect and reply timeout; see tcpchat(1) */
-	int raw;             /* send lines without their newline */
-	int escape_output;   /* output is a terminal: escape what arrives */
-	int line_editing;    /* use readline/libedit when built with it */
-	int stop_fd;         /* readable: stop at once (signals); -1 none */
+	int wait_ms; /* connect and reply timeout; see tcpchat(1) */
+	int raw; /* send lines without their newline */
+	int escape_output; /* output is a terminal: escape what arrives */
+	int line_editing; /* use readline/libedit when built with it */
+	int stop_fd; /* readable: stop at once (signals); -1 none */
 };
 
 /* Fills in the defaults: 127.0.0.1:9999, scripted, 10 s, no stop_fd. */
@@ -55,8 +55,8 @@ void client_options_init(struct client_options *opts);
  * the server until the mode's end.  Errors go to err_fd as one line
  * naming host:port.  Returns CLIENT_EXIT_OK or CLIENT_EXIT_ERROR.
  */
-int client_run(const struct client_options *opts, int in_fd, int out_fd,
-    int err_fd);
+int client_run(
+    const struct client_options *opts, int in_fd, int out_fd, int err_fd);
 
 /* Whether line editing was compiled in (readline or libedit). */
 int client_has_line_editing(void);

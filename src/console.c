@@ -35,17 +35,17 @@ struct console_line {
 struct console {
 	int in_fd;
 	int out_fd;
-	int wake[2];		/* wakes the console thread */
-	int tty;		/* input and output are a terminal */
+	int wake[2]; /* wakes the console thread */
+	int tty; /* input and output are a terminal */
 	console_line_fn on_line;
 	void *ctx;
 	pthread_t thread;
 	int started;
 
-	pthread_mutex_t lock;	/* guards everything below */
+	pthread_mutex_t lock; /* guards everything below */
 	struct console_line *head, *tail;
 	size_t queued_bytes;
-	uint64_t dropped;	/* lines lost to a stalled terminal */
+	uint64_t dropped; /* lines lost to a stalled terminal */
 	int wake_pending;
 	int stopping;
 	char prompt[128];
@@ -267,8 +267,10 @@ console_read_plain(struct console *c, struct framing *f)
 	    FRAMING_COMPLETE)
 		c->on_line(c->ctx, msg, msglen);
 	if (rc == FRAMING_TOO_LONG) {
-		console_print(c, "tcpchatd: console line too long (max %d "
-		    "bytes), ignored", CONSOLE_MAX_LINE);
+		console_print(c,
+		    "tcpchatd: console line too long (max %d "
+		    "bytes), ignored",
+		    CONSOLE_MAX_LINE);
 		framing_free(f);
 		framing_init(f, CONSOLE_MAX_LINE);
 	}
@@ -296,8 +298,8 @@ console_main(void *arg)
 		io_write_full(c->out_fd, c->prompt, strlen(c->prompt));
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{ .fd = c->wake[0], .events = POLLIN },
-			{ .fd = reading ? c->in_fd : -1, .events = POLLIN },
+		    {.fd = c->wake[0], .events = POLLIN},
+		    {.fd = reading ? c->in_fd : -1, .events = POLLIN},
 		};
 		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
 			break;

@@ -26,8 +26,8 @@ typedef void (*console_line_fn)(void *ctx, const char *line, size_t len);
  * A console writing to out_fd and, unless in_fd is -1, reading in_fd.
  * NULL when out of memory or descriptors (errno set).
  */
-struct console *console_new(int in_fd, int out_fd, console_line_fn on_line,
-    void *ctx);
+struct console *console_new(
+    int in_fd, int out_fd, console_line_fn on_line, void *ctx);
 
 /* Starts the console thread.  0, or an error number. */
 int console_start(struct console *c);

@@ -55,10 +55,10 @@ escape_utf8_decode(const unsigned char *in, size_t len, uint32_t *cp)
 static int
 escape_is_unicode_control(uint32_t cp)
 {
-	return (cp >= 0x80 && cp <= 0x9f) ||	 /* C1 controls */
-	    (cp >= 0x200e && cp <= 0x200f) ||	 /* LRM, RLM */
-	    (cp >= 0x2028 && cp <= 0x202e) ||	 /* separators, embeddings */
-	    (cp >= 0x2066 && cp <= 0x2069);	 /* isolates */
+	return (cp >= 0x80 && cp <= 0x9f) || /* C1 controls */
+	    (cp >= 0x200e && cp <= 0x200f) || /* LRM, RLM */
+	    (cp >= 0x2028 && cp <= 0x202e) || /* separators, embeddings */
+	    (cp >= 0x2066 && cp <= 0x2069); /* isolates */
 }
 
 /* Writes the escape for one byte or code point into out; its length. */

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 /* Bytes escape_render may need for len input bytes, NUL included. */
-#define ESCAPE_BOUND(len) ((len) * 4 + 1)
+#define ESCAPE_BOUND(len) ((len)*4 + 1)
 
 /*
  * Renders in[0..len) into out, which holds at least ESCAPE_BOUND(len)
@@ -26,7 +26,7 @@ size_t escape_render(char *out, const char *in, size_t len);
  * escape that would not fit and marks the cut with "...".  Returns the
  * output length.
  */
-size_t escape_render_bounded(char *out, size_t outsize, const char *in,
-    size_t len);
+size_t escape_render_bounded(
+    char *out, size_t outsize, const char *in, size_t len);
 
 #endif

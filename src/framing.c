@@ -89,7 +89,7 @@ framing_push(struct framing *f, const char **in, size_t *inlen,
 		 */
 		if (line > f->max &&
 		    (line - f->max > 1 ||
-		     (n > 0 ? p[n - 1] : f->buf[f->len - 1]) != '\r'))
+		        (n > 0 ? p[n - 1] : f->buf[f->len - 1]) != '\r'))
 			return framing_overflow(f);
 		if (n > 0) {
 			if (framing_reserve(f, line) == -1)
@@ -144,7 +144,8 @@ framing_utf8_boundary(const unsigned char *buf, size_t len)
 		else if (c >= 0xf0 && c <= 0xf4)
 			need = 4;
 		else
-			return len; /* ASCII or a byte no character starts with */
+			return len; /* ASCII or a byte no character starts with
+			             */
 		return len - (i - 1) < need ? i - 1 : len;
 	}
 	return len;
@@ -158,8 +159,9 @@ framing_flush(struct framing *f, int force, const char **msg, size_t *msglen)
 	framing_forget_delivered(f);
 	if (f->too_long || f->len == 0)
 		return 0;
-	cut = force ? f->len :
-	    framing_utf8_boundary((const unsigned char *)f->buf, f->len);
+	cut = force
+	    ? f->len
+	    : framing_utf8_boundary((const unsigned char *)f->buf, f->len);
 	if (cut == 0)
 		return 0;
 	line = cut;

@@ -11,16 +11,16 @@
 #include <stddef.h>
 
 enum framing_result {
-	FRAMING_TOO_LONG = -1,	/* the line passed the maximum */
+	FRAMING_TOO_LONG = -1, /* the line passed the maximum */
 	FRAMING_INCOMPLETE = 0, /* all input taken, no message yet */
-	FRAMING_COMPLETE = 1	/* one message out */
+	FRAMING_COMPLETE = 1 /* one message out */
 };
 
 struct framing {
-	char *buf;   /* bytes of the unfinished line */
-	size_t len;  /* bytes held in buf */
-	size_t cap;  /* bytes allocated for buf, at most max + 1 */
-	size_t max;  /* longest message accepted */
+	char *buf; /* bytes of the unfinished line */
+	size_t len; /* bytes held in buf */
+	size_t cap; /* bytes allocated for buf, at most max + 1 */
+	size_t max; /* longest message accepted */
 	size_t drop; /* bytes at the front of buf already handed out */
 	int too_long; /* sticky: once too long, always too long */
 };
@@ -50,8 +50,8 @@ int framing_push(struct framing *f, const char **in, size_t *inlen,
  * is never split.  Returns 1 with *msg and *msglen set (valid until the
  * next call on f), or 0 when there is nothing to hand out.
  */
-int framing_flush(struct framing *f, int force, const char **msg,
-    size_t *msglen);
+int framing_flush(
+    struct framing *f, int force, const char **msg, size_t *msglen);
 
 /* Bytes held for the unfinished line. */
 size_t framing_pending(const struct framing *f);

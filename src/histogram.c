@@ -51,8 +51,8 @@ histogram_bucket_shift(unsigned bucket)
 {
 	const unsigned linear = 2 * HISTOGRAM_SUB_COUNT;
 
-	return bucket < linear ? 0 :
-	    (bucket - linear) / HISTOGRAM_SUB_COUNT + 1;
+	return bucket < linear ? 0
+	                       : (bucket - linear) / HISTOGRAM_SUB_COUNT + 1;
 }
 
 uint64_t
@@ -62,8 +62,7 @@ histogram_bucket_low(unsigned bucket)
 
 	if (shift == 0)
 		return bucket;
-	uint64_t sub = (bucket - 2 * HISTOGRAM_SUB_COUNT) %
-	    HISTOGRAM_SUB_COUNT;
+	uint64_t sub = (bucket - 2 * HISTOGRAM_SUB_COUNT) % HISTOGRAM_SUB_COUNT;
 	return (HISTOGRAM_SUB_COUNT + sub) << shift;
 }
 
@@ -99,8 +98,8 @@ histogram_add(struct histogram *dst, const struct histogram *src)
 	}
 	histogram_set(&dst->total,
 	    histogram_get(&dst->total) + histogram_get(&src->total));
-	histogram_set(&dst->sum,
-	    histogram_get(&dst->sum) + histogram_get(&src->sum));
+	histogram_set(
+	    &dst->sum, histogram_get(&dst->sum) + histogram_get(&src->sum));
 	if (histogram_get(&src->min) < histogram_get(&dst->min))
 		histogram_set(&dst->min, histogram_get(&src->min));
 	if (histogram_get(&src->max) > histogram_get(&dst->max))
@@ -108,8 +107,8 @@ histogram_add(struct histogram *dst, const struct histogram *src)
 }
 
 void
-histogram_subtract(struct histogram *dst, const struct histogram *a,
-    const struct histogram *b)
+histogram_subtract(
+    struct histogram *dst, const struct histogram *a, const struct histogram *b)
 {
 	uint64_t total = 0, lowest = UINT64_MAX, highest = 0;
 

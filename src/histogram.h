@@ -14,9 +14,9 @@
 /* Values below 2^(HISTOGRAM_SUB_BITS + 1) have a bucket each. */
 #define HISTOGRAM_SUB_BITS 7
 #define HISTOGRAM_SUB_COUNT (1u << HISTOGRAM_SUB_BITS)
-#define HISTOGRAM_BUCKETS \
-	(2 * HISTOGRAM_SUB_COUNT + (64 - HISTOGRAM_SUB_BITS - 1) * \
-	HISTOGRAM_SUB_COUNT)
+#define HISTOGRAM_BUCKETS                                                      \
+	(2 * HISTOGRAM_SUB_COUNT +                                             \
+	    (64 - HISTOGRAM_SUB_BITS - 1) * HISTOGRAM_SUB_COUNT)
 
 /*
  * Counters are atomics touched with relaxed loads and stores only: the
@@ -28,7 +28,7 @@ struct histogram {
 	_Atomic uint64_t total;
 	_Atomic uint64_t min;
 	_Atomic uint64_t max;
-	_Atomic uint64_t sum;	/* for the mean; wraps after 584 years */
+	_Atomic uint64_t sum; /* for the mean; wraps after 584 years */
 };
 
 /* Empties h. */

@@ -12,7 +12,7 @@
 static int
 io_wait_writable(int fd)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 
 	for (;;) {
 		int rc = poll(&pfd, 1, -1);
@@ -83,8 +83,8 @@ io_read_full(int fd, void *buf, size_t len)
 			break;
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				struct pollfd pfd = { .fd = fd,
-					.events = POLLIN };
+				struct pollfd pfd = {
+				    .fd = fd, .events = POLLIN};
 				if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
 					return -1;
 				continue;

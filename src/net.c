@@ -17,8 +17,8 @@
 
 /* Resolves host:port for a stream socket.  0, or the getaddrinfo code. */
 static int
-net_resolve(const char *host, const char *port, int passive,
-    struct addrinfo **res)
+net_resolve(
+    const char *host, const char *port, int passive, struct addrinfo **res)
 {
 	struct addrinfo hints;
 
@@ -47,16 +47,16 @@ net_listen_one(const struct addrinfo *ai, int backlog)
 {
 	int fd, on = 1, off = 0, save_errno;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-	    ai->ai_protocol);
+	fd = socket(
+	    ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd == -1)
 		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 	/* "::" serves IPv4 too, whatever the system default says. */
 	if (ai->ai_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off,
-		    sizeof(off));
+		(void)setsockopt(
+		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		goto fail;
 	if (listen(fd, backlog) == -1)
@@ -111,8 +111,8 @@ net_connect_one(const struct addrinfo *ai, int timeout_ms)
 	socklen_t len;
 	int fd, rc, soerr, save_errno;
 
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
-	    SOCK_NONBLOCK, ai->ai_protocol);
+	fd = socket(ai->ai_family,
+	    ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd == -1)
 		return -1;
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
@@ -123,8 +123,8 @@ net_connect_one(const struct addrinfo *ai, int timeout_ms)
 		pfd.fd = fd;
 		pfd.events = POLLOUT;
 		for (;;) {
-			int wait = timeout_ms < 0 ? -1 :
-			    clock_ms_until(deadline);
+			int wait =
+			    timeout_ms < 0 ? -1 : clock_ms_until(deadline);
 			rc = poll(&pfd, 1, wait);
 			if (rc == 1)
 				break;
@@ -154,8 +154,7 @@ fail:
 }
 
 int
-net_connect(const char *host, const char *port, int timeout_ms,
-    int *gai_error)
+net_connect(const char *host, const char *port, int timeout_ms, int *gai_error)
 {
 	struct addrinfo *res0, *res;
 	uint64_t deadline;
@@ -190,8 +189,8 @@ const char *
 net_strerror(int gai_error, int saved_errno)
 {
 	if (gai_error != 0)
-		return gai_error == EAI_SYSTEM ? strerror(saved_errno) :
-		    gai_strerror(gai_error);
+		return gai_error == EAI_SYSTEM ? strerror(saved_errno)
+		                               : gai_strerror(gai_error);
 	return strerror(saved_errno);
 }
 
@@ -214,8 +213,8 @@ net_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
 			memcpy(&v4, &sin6->sin6_addr.s6_addr[12], sizeof(v4));
 			inet_ntop(AF_INET, &v4, host, sizeof(host));
-			snprintf(buf, size, "%s:%u", host,
-			    ntohs(sin6->sin6_port));
+			snprintf(
+			    buf, size, "%s:%u", host, ntohs(sin6->sin6_port));
 			return 0;
 		}
 		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
@@ -224,8 +223,8 @@ net_format(const struct sockaddr *sa, socklen_t len, char *buf, size_t size)
 			    (unsigned)sin6->sin6_scope_id,
 			    ntohs(sin6->sin6_port));
 		else
-			snprintf(buf, size, "[%s]:%u", host,
-			    ntohs(sin6->sin6_port));
+			snprintf(
+			    buf, size, "[%s]:%u", host, ntohs(sin6->sin6_port));
 		return 0;
 	}
 	snprintf(buf, size, "?");

@@ -19,16 +19,15 @@
  * any free port) with SOCK_CLOEXEC and SO_REUSEADDR.  "::" also accepts
  * IPv4 where the system allows it.  Returns the socket or -1.
  */
-int net_listen(const char *host, const char *port, int backlog,
-    int *gai_error);
+int net_listen(const char *host, const char *port, int backlog, int *gai_error);
 
 /*
  * Connects to host:port, trying each address in turn until one answers,
  * within timeout_ms in all (negative: no limit).  Returns a blocking,
  * close-on-exec socket or -1 (errno ETIMEDOUT when time ran out).
  */
-int net_connect(const char *host, const char *port, int timeout_ms,
-    int *gai_error);
+int net_connect(
+    const char *host, const char *port, int timeout_ms, int *gai_error);
 
 /* Text for an error from the functions above. */
 const char *net_strerror(int gai_error, int saved_errno);
@@ -38,8 +37,8 @@ const char *net_strerror(int gai_error, int saved_errno);
  * IPv6 addresses as IPv4).  buf holds at least NET_ADDRSTRLEN bytes.
  * Returns 0, or -1 for an unknown address family.
  */
-int net_format(const struct sockaddr *sa, socklen_t len, char *buf,
-    size_t size);
+int net_format(
+    const struct sockaddr *sa, socklen_t len, char *buf, size_t size);
 
 /* The socket's own address, formatted as net_format does.  0 or -1. */
 int net_local_name(int fd, char *buf, size_t size);

@@ -18,34 +18,35 @@
 /* How much of an undelivered message the console shows. */
 #define OPERATOR_EXCERPT 72
 
-#define OPERATOR_HELP \
-	"commands:\n" \
-	"  TEXT          send TEXT to the chosen client (chat) or to all (room)\n" \
-	"  /to ID        choose the client plain text goes to\n" \
-	"  /msg ID TEXT  send TEXT to client ID\n" \
-	"  /all TEXT     send TEXT to every client\n" \
+#define OPERATOR_HELP                                                          \
+	"commands:\n"                                                          \
+	"  TEXT          send TEXT to the chosen client (chat) or to all "     \
+	"(room)\n"                                                             \
+	"  /to ID        choose the client plain text goes to\n"               \
+	"  /msg ID TEXT  send TEXT to client ID\n"                             \
+	"  /all TEXT     send TEXT to every client\n"                          \
 	"  /list         clients online: id, address, time, messages in/out\n" \
-	"  /kick ID      disconnect client ID\n" \
-	"  /stats        server counters\n" \
-	"  /quit         tell every client, then shut down\n" \
-	"  //TEXT        send TEXT starting with one /\n" \
+	"  /kick ID      disconnect client ID\n"                               \
+	"  /stats        server counters\n"                                    \
+	"  /quit         tell every client, then shut down\n"                  \
+	"  //TEXT        send TEXT starting with one /\n"                      \
 	"  /help         this list"
 
 void
-operator_init(struct operator *op, struct server *srv)
+operator_init(struct operator_state *op, struct server *srv)
 {
 	op->srv = srv;
 	op->target = 0;
 }
 
 static void
-operator_update_prompt(struct operator *op)
+operator_update_prompt(struct operator_state *op)
 {
 	char prompt[64];
 
 	if (op->target != 0)
-		snprintf(prompt, sizeof(prompt), "to #%" PRIu64 "> ",
-		    op->target);
+		snprintf(
+		    prompt, sizeof(prompt), "to #%" PRIu64 "> ", op->target);
 	else
 		snprintf(prompt, sizeof(prompt), "tcpchatd> ");
 	console_set_prompt(op->srv->console, prompt);
@@ -83,8 +84,8 @@ operator_duration(uint64_t ms, char *buf, size_t size)
 	if (s < 60)
 		snprintf(buf, size, "%" PRIu64 "s", s);
 	else if (s < 3600)
-		snprintf(buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60,
-		    s % 60);
+		snprintf(
+		    buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
 	else
 		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s",
 		    s / 3600, s / 60 % 60, s % 60);
@@ -95,8 +96,8 @@ operator_duration(uint64_t ms, char *buf, size_t size)
  * could not be delivered.  Returns 1 if queued.
  */
 static int
-operator_send(struct operator *op, struct session *s, const char *text,
-    size_t len)
+operator_send(
+    struct operator_state *op, struct session *s, const char *text, size_t len)
 {
 	struct server *srv = op->srv;
 	int room = srv->cfg.mode == SERVER_ROOM;
@@ -105,12 +106,13 @@ operator_send(struct operator *op, struct session *s, const char *text,
 	int rc, n;
 
 	if (line == NULL) {
-		console_print(srv->console, "tcpchatd: out of memory: "
+		console_print(srv->console,
+		    "tcpchatd: out of memory: "
 		    "nothing sent");
 		return 0;
 	}
-	n = snprintf(line, need, "%s%.*s\n", room ? "operator: " : "",
-	    (int)len, text);
+	n = snprintf(
+	    line, need, "%s%.*s\n", room ? "operator: " : "", (int)len, text);
 	rc = session_send(s, line, (size_t)n);
 	free(line);
 	if (rc == SESSION_SENT) {
@@ -121,15 +123,18 @@ operator_send(struct operator *op, struct session *s, const char *text,
 	char excerpt[OPERATOR_EXCERPT];
 	escape_render_bounded(excerpt, sizeof(excerpt), text, len);
 	console_print(srv->console, "#%" PRIu64 " %s: not delivered (%s): %s",
-	    s->id, s->addr, rc == SESSION_FULL ? "client too slow, dropping "
-	    "it" : "client gone", excerpt);
+	    s->id, s->addr,
+	    rc == SESSION_FULL ? "client too slow, dropping "
+	                         "it"
+	                       : "client gone",
+	    excerpt);
 	return 0;
 }
 
 /* Sends to client id, or says there is no such client. */
 static void
-operator_send_to(struct operator *op, uint64_t id, const char *text,
-    size_t len)
+operator_send_to(
+    struct operator_state *op, uint64_t id, const char *text, size_t len)
 {
 	struct session *s = registry_find(op->srv->registry, id);
 
@@ -142,7 +147,7 @@ operator_send_to(struct operator *op, uint64_t id, const char *text,
 }
 
 static void
-operator_send_all(struct operator *op, const char *text, size_t len)
+operator_send_all(struct operator_state *op, const char *text, size_t len)
 {
 	struct session **list;
 	size_t n, sent = 0;
@@ -152,16 +157,17 @@ operator_send_all(struct operator *op, const char *text, size_t len)
 		sent += (size_t)operator_send(op, list[i], text, len);
 	registry_release(list, n);
 	if (n == 0)
-		console_print(op->srv->console, "no clients online: nothing "
+		console_print(op->srv->console,
+		    "no clients online: nothing "
 		    "sent");
 	else if (sent < n)
-		console_print(op->srv->console, "sent to %zu of %zu clients",
-		    sent, n);
+		console_print(
+		    op->srv->console, "sent to %zu of %zu clients", sent, n);
 }
 
 /* Plain text: to the chosen client, or the only one, or everyone. */
 static void
-operator_plain(struct operator *op, const char *text, size_t len)
+operator_plain(struct operator_state *op, const char *text, size_t len)
 {
 	struct server *srv = op->srv;
 	struct session **list;
@@ -172,7 +178,8 @@ operator_plain(struct operator *op, const char *text, size_t len)
 		return;
 	}
 	if (srv->cfg.mode == SERVER_ECHO) {
-		console_print(srv->console, "echo mode: clients get their own "
+		console_print(srv->console,
+		    "echo mode: clients get their own "
 		    "bytes back; nothing sent (try /help)");
 		return;
 	}
@@ -186,13 +193,15 @@ operator_plain(struct operator *op, const char *text, size_t len)
 	else if (n == 0)
 		console_print(srv->console, "no clients online: nothing sent");
 	else
-		console_print(srv->console, "%zu clients online: choose one "
-		    "with /to ID or /msg ID TEXT (see /list); nothing sent", n);
+		console_print(srv->console,
+		    "%zu clients online: choose one "
+		    "with /to ID or /msg ID TEXT (see /list); nothing sent",
+		    n);
 	registry_release(list, n);
 }
 
 static void
-operator_list(struct operator *op)
+operator_list(struct operator_state *op)
 {
 	struct session **list;
 	uint64_t now = clock_now_ms(), in, out;
@@ -200,36 +209,39 @@ operator_list(struct operator *op)
 	size_t n;
 
 	list = registry_snapshot(op->srv->registry, &n);
-	console_print(op->srv->console, "%zu client%s online", n,
-	    n == 1 ? "" : "s");
+	console_print(
+	    op->srv->console, "%zu client%s online", n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		session_counts(list[i], &in, &out);
-		operator_duration(now - list[i]->connected_ms, dur,
-		    sizeof(dur));
-		console_print(op->srv->console, "  #%" PRIu64 " %s connected "
-		    "%s, %" PRIu64 " in, %" PRIu64 " out%s", list[i]->id,
-		    list[i]->addr, dur, in, out,
+		operator_duration(
+		    now - list[i]->connected_ms, dur, sizeof(dur));
+		console_print(op->srv->console,
+		    "  #%" PRIu64 " %s connected "
+		    "%s, %" PRIu64 " in, %" PRIu64 " out%s",
+		    list[i]->id, list[i]->addr, dur, in, out,
 		    list[i]->id == op->target ? " (chosen)" : "");
 	}
 	registry_release(list, n);
 }
 
 static void
-operator_stats(struct operator *op)
+operator_stats(struct operator_state *op)
 {
 	struct server *srv = op->srv;
 	struct server_stats *st = &srv->stats;
 	char dur[32];
 
 	operator_duration(clock_now_ms() - srv->started_ms, dur, sizeof(dur));
-	console_print(srv->console, "up %s, mode %s, %d online, %" PRIu64
-	    " connections, %" PRIu64 " refused", dur,
-	    server_mode_name(srv->cfg.mode), registry_count(srv->registry),
+	console_print(srv->console,
+	    "up %s, mode %s, %d online, %" PRIu64 " connections, %" PRIu64
+	    " refused",
+	    dur, server_mode_name(srv->cfg.mode), registry_count(srv->registry),
 	    (uint64_t)atomic_load(&st->connections),
 	    (uint64_t)atomic_load(&st->refused));
-	console_print(srv->console, "messages %" PRIu64 " in, %" PRIu64
-	    " out, %" PRIu64 " undelivered; bytes %" PRIu64 " in, %" PRIu64
-	    " out", (uint64_t)atomic_load(&st->msgs_in),
+	console_print(srv->console,
+	    "messages %" PRIu64 " in, %" PRIu64 " out, %" PRIu64
+	    " undelivered; bytes %" PRIu64 " in, %" PRIu64 " out",
+	    (uint64_t)atomic_load(&st->msgs_in),
 	    (uint64_t)atomic_load(&st->msgs_out),
 	    (uint64_t)atomic_load(&st->undelivered),
 	    (uint64_t)atomic_load(&st->bytes_in),
@@ -251,7 +263,7 @@ operator_is(const char *line, const char *cmd, const char **rest)
 }
 
 static void
-operator_command(struct operator *op, const char *line)
+operator_command(struct operator_state *op, const char *line)
 {
 	struct console *con = op->srv->console;
 	const char *rest;
@@ -274,11 +286,11 @@ operator_command(struct operator *op, const char *line)
 		} else if ((id = operator_parse_id(&rest)) == 0) {
 			console_print(con, "usage: /to ID");
 		} else {
-			struct session *s = registry_find(op->srv->registry,
-			    id);
+			struct session *s =
+			    registry_find(op->srv->registry, id);
 			if (s == NULL) {
-				console_print(con, "no such client #%" PRIu64,
-				    id);
+				console_print(
+				    con, "no such client #%" PRIu64, id);
 			} else {
 				op->target = id;
 				console_print(con, "talking to #%" PRIu64 " %s",
@@ -299,8 +311,10 @@ operator_command(struct operator *op, const char *line)
 		} else if ((s = registry_find(op->srv->registry, id)) == NULL) {
 			console_print(con, "no such client #%" PRIu64, id);
 		} else {
-			session_close(s, "tcpchatd: disconnected by the "
-			    "operator\n", "kicked");
+			session_close(s,
+			    "tcpchatd: disconnected by the "
+			    "operator\n",
+			    "kicked");
 			session_unref(s);
 		}
 	} else {
@@ -311,7 +325,7 @@ operator_command(struct operator *op, const char *line)
 void
 operator_on_line(void *ctx, const char *line, size_t len)
 {
-	struct operator *op = ctx;
+	struct operator_state *op = ctx;
 	char *copy;
 
 	if (len == 0)

@@ -11,12 +11,12 @@
 
 struct server;
 
-struct operator {
+struct operator_state {
 	struct server *srv;
-	uint64_t target;	/* chosen with /to, 0 for none */
+	uint64_t target; /* chosen with /to, 0 for none */
 };
 
-void operator_init(struct operator *op, struct server *srv);
+void operator_init(struct operator_state *op, struct server *srv);
 
 /* Handles one console line; a console_line_fn (ctx is the operator). */
 void operator_on_line(void *ctx, const char *line, size_t len);

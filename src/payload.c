@@ -7,8 +7,8 @@
 
 #include "payload.h"
 
-#define PAYLOAD_HEAD 18		/* "CCCCCCCC SSSSSSSS " */
-#define PAYLOAD_TAIL 10		/* " KKKKKKKK\n" */
+#define PAYLOAD_HEAD 18 /* "CCCCCCCC SSSSSSSS " */
+#define PAYLOAD_TAIL 10 /* " KKKKKKKK\n" */
 
 static const char payload_hex[] = "0123456789abcdef";
 static const char payload_alphabet[] =
@@ -87,8 +87,8 @@ payload_build(char *buf, size_t size, uint32_t conn, uint32_t seq)
 }
 
 int
-payload_parse(const char *line, size_t len, size_t size, uint32_t *conn,
-    uint32_t *seq)
+payload_parse(
+    const char *line, size_t len, size_t size, uint32_t *conn, uint32_t *seq)
 {
 	uint32_t sum;
 
@@ -146,8 +146,8 @@ payload_shift(uint64_t bits, uint64_t by)
  * length suggests (a lost LF joins two), which are corrupt.
  */
 static void
-payload_check_corrupt(struct payload_check *c, size_t len,
-    struct payload_counts *counts)
+payload_check_corrupt(
+    struct payload_check *c, size_t len, struct payload_counts *counts)
 {
 	uint32_t outstanding = payload_check_outstanding(c);
 	size_t stands_for = (len + c->size / 2) / c->size;
@@ -168,8 +168,7 @@ payload_check_corrupt(struct payload_check *c, size_t len,
 /* One whole line (LF included) came back: account for it. */
 static void
 payload_check_line(struct payload_check *c, const char *line, size_t len,
-    struct payload_counts *counts, payload_verified_fn *on_verified,
-    void *arg)
+    struct payload_counts *counts, payload_verified_fn *on_verified, void *arg)
 {
 	uint32_t conn, seq;
 
@@ -198,8 +197,8 @@ payload_check_line(struct payload_check *c, const char *line, size_t len,
 	if (seq > c->expect) {
 		/* Skipped some: lost unless they turn up later. */
 		uint64_t gap = seq - c->expect;
-		uint64_t skipped = gap >= 63 ? ~(uint64_t)1 :
-		    (((uint64_t)1 << gap) - 1) << 1;
+		uint64_t skipped =
+		    gap >= 63 ? ~(uint64_t)1 : (((uint64_t)1 << gap) - 1) << 1;
 		c->missing = payload_shift(c->missing, gap + 1) | skipped;
 		counts->lost += gap;
 		c->expect = seq + 1;
@@ -222,8 +221,7 @@ payload_check_line(struct payload_check *c, const char *line, size_t len,
 
 void
 payload_check_feed(struct payload_check *c, const char *data, size_t len,
-    struct payload_counts *counts, payload_verified_fn *on_verified,
-    void *arg)
+    struct payload_counts *counts, payload_verified_fn *on_verified, void *arg)
 {
 	while (len > 0) {
 		const char *lf = memchr(data, '\n', len);
@@ -233,21 +231,21 @@ payload_check_feed(struct payload_check *c, const char *data, size_t len,
 			/* Skipping a line already too long to be ours. */
 			c->overlong_len += take;
 			if (lf != NULL) {
-				payload_check_corrupt(c, c->overlong_len,
-				    counts);
+				payload_check_corrupt(
+				    c, c->overlong_len, counts);
 				c->overlong_len = 0;
 			}
 		} else if (c->partial_len + take > c->size) {
 			if (lf != NULL)
-				payload_check_corrupt(c,
-				    c->partial_len + take, counts);
+				payload_check_corrupt(
+				    c, c->partial_len + take, counts);
 			else
 				c->overlong_len = c->partial_len + take;
 			c->partial_len = 0;
 		} else if (c->partial_len == 0 && lf != NULL) {
 			/* The common case: a whole line, checked in place. */
-			payload_check_line(c, data, take, counts, on_verified,
-			    arg);
+			payload_check_line(
+			    c, data, take, counts, on_verified, arg);
 		} else {
 			memcpy(c->partial + c->partial_len, data, take);
 			c->partial_len += take;

@@ -36,19 +36,19 @@ void payload_build(char *buf, size_t size, uint32_t conn, uint32_t seq);
  * is a well-formed message of the given size with a good checksum.
  * Returns 0, or -1 when the line is not such a message.
  */
-int payload_parse(const char *line, size_t len, size_t size, uint32_t *conn,
-    uint32_t *seq);
+int payload_parse(
+    const char *line, size_t len, size_t size, uint32_t *conn, uint32_t *seq);
 
 /*
  * What became of the messages of one stream.  At the end each message
  * sent is in exactly one of verified, corrupt, lost and reordered.
  */
 struct payload_counts {
-	uint64_t verified;	/* came back intact and in order */
-	uint64_t corrupt;	/* came back with wrong bytes */
-	uint64_t lost;		/* never came back */
-	uint64_t reordered;	/* came back intact but after a later one */
-	uint64_t extra_bytes;	/* bytes nobody sent: duplicates, junk */
+	uint64_t verified; /* came back intact and in order */
+	uint64_t corrupt; /* came back with wrong bytes */
+	uint64_t lost; /* never came back */
+	uint64_t reordered; /* came back intact but after a later one */
+	uint64_t extra_bytes; /* bytes nobody sent: duplicates, junk */
 };
 
 /* Called for each verified message with its sequence number. */
@@ -56,15 +56,15 @@ typedef void payload_verified_fn(void *arg, uint32_t seq);
 
 /* The checker of one connection's returning stream. */
 struct payload_check {
-	uint32_t conn;		/* whose messages to expect */
-	size_t size;		/* message size */
-	uint32_t sent;		/* messages sent so far: set by the sender */
-	uint32_t expect;	/* next sequence number expected */
-	uint64_t missing;	/* bit i: expect - 1 - i was skipped */
-	char *partial;		/* start of a line not complete yet */
-	size_t partial_len;	/* its length so far */
-	size_t overlong_len;	/* length of a too-long line being skipped */
-	char *expected;		/* scratch for the message expected */
+	uint32_t conn; /* whose messages to expect */
+	size_t size; /* message size */
+	uint32_t sent; /* messages sent so far: set by the sender */
+	uint32_t expect; /* next sequence number expected */
+	uint64_t missing; /* bit i: expect - 1 - i was skipped */
+	char *partial; /* start of a line not complete yet */
+	size_t partial_len; /* its length so far */
+	size_t overlong_len; /* length of a too-long line being skipped */
+	char *expected; /* scratch for the message expected */
 };
 
 /*
@@ -83,15 +83,14 @@ uint32_t payload_check_outstanding(const struct payload_check *c);
  * Checks len more bytes of the returning stream, adding to counts and
  * calling on_verified (if not NULL) for each message verified.
  */
-void payload_check_feed(struct payload_check *c, const char *data,
-    size_t len, struct payload_counts *counts,
-    payload_verified_fn *on_verified, void *arg);
+void payload_check_feed(struct payload_check *c, const char *data, size_t len,
+    struct payload_counts *counts, payload_verified_fn *on_verified, void *arg);
 
 /*
  * The stream has ended: every message still outstanding is lost, and
  * an incomplete line that no outstanding message explains is extra.
  */
-void payload_check_finish(struct payload_check *c,
-    struct payload_counts *counts);
+void payload_check_finish(
+    struct payload_check *c, struct payload_counts *counts);
 
 #endif

@@ -11,9 +11,9 @@
 #include "session.h"
 
 struct registry {
-	pthread_mutex_t lock;	/* guards everything below */
-	pthread_cond_t emptied;	/* signalled when count drops to 0 */
-	struct session **items;	/* sorted by id: ids only grow */
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t emptied; /* signalled when count drops to 0 */
+	struct session **items; /* sorted by id: ids only grow */
 	size_t count;
 	size_t cap;
 	uint64_t last_id;
@@ -145,8 +145,7 @@ registry_snapshot(struct registry *r, size_t *n)
 
 	*n = 0;
 	pthread_mutex_lock(&r->lock);
-	if (r->count > 0 &&
-	    (list = malloc(r->count * sizeof(*list))) != NULL) {
+	if (r->count > 0 && (list = malloc(r->count * sizeof(*list))) != NULL) {
 		for (size_t i = 0; i < r->count; i++) {
 			list[i] = r->items[i];
 			session_ref(list[i]);

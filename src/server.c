@@ -65,7 +65,7 @@ server_config_defaults(struct server_config *cfg)
 	cfg->line_timeout_s = SERVER_DEFAULT_LINE_TIMEOUT;
 }
 
-static const char *const server_mode_names[] = { "echo", "chat", "room" };
+static const char *const server_mode_names[] = {"echo", "chat", "room"};
 
 int
 server_mode_parse(const char *name, enum server_mode *mode)
@@ -85,15 +85,16 @@ server_mode_name(enum server_mode mode)
 }
 
 void
-server_log(struct server *srv, uint64_t id, const char *addr,
-    const char *what, const char *text, size_t len)
+server_log(struct server *srv, uint64_t id, const char *addr, const char *what,
+    const char *text, size_t len)
 {
 	if (transcript_write(srv->log_fd, id, addr, what, text, len) == 0)
 		return;
 	if (atomic_exchange(&srv->log_failed, 1) == 0)
-		console_print(srv->console, "tcpchatd: cannot write the log "
-		    "%s: %s (lines are being lost)", srv->cfg.log_path,
-		    strerror(errno));
+		console_print(srv->console,
+		    "tcpchatd: cannot write the log "
+		    "%s: %s (lines are being lost)",
+		    srv->cfg.log_path, strerror(errno));
 }
 
 void
@@ -150,8 +151,8 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 		atomic_fetch_add(&srv->stats.refused, 1);
 		server_refuse(fd, "tcpchatd: access denied\n");
 		if (!srv->cfg.quiet)
-			console_print(srv->console, "%s refused: access denied",
-			    addr);
+			console_print(
+			    srv->console, "%s refused: access denied", addr);
 		return;
 	}
 	if (registry_count(srv->registry) >= srv->cfg.max_clients) {
@@ -161,22 +162,25 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 		atomic_fetch_add(&srv->stats.refused, 1);
 		server_refuse(fd, notice);
 		if (!srv->cfg.quiet)
-			console_print(srv->console, "%s refused: server full",
-			    addr);
+			console_print(
+			    srv->console, "%s refused: server full", addr);
 		return;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-	if (srv->cfg.max_per_ip > 0 && access_counter_take(&srv->per_ip, sa,
-	    srv->cfg.max_per_ip) == -1) {
-		snprintf(notice, sizeof(notice), "tcpchatd: too many "
+	if (srv->cfg.max_per_ip > 0 &&
+	    access_counter_take(&srv->per_ip, sa, srv->cfg.max_per_ip) == -1) {
+		snprintf(notice, sizeof(notice),
+		    "tcpchatd: too many "
 		    "connections from your address (max %u)\n",
 		    srv->cfg.max_per_ip);
 		atomic_fetch_add(&srv->stats.refused, 1);
 		server_refuse(fd, notice);
 		if (!srv->cfg.quiet)
-			console_print(srv->console, "%s refused: over "
-			    "--max-per-ip", addr);
+			console_print(srv->console,
+			    "%s refused: over "
+			    "--max-per-ip",
+			    addr);
 		return;
 	}
 	s = session_new(srv, fd, registry_next_id(srv->registry), addr);
@@ -204,10 +208,13 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 			access_counter_put(&srv->per_ip, sa);
 		registry_remove(srv->registry, s);
 		session_unref(s);
-		server_refuse(fd, "tcpchatd: error: cannot serve more "
+		server_refuse(fd,
+		    "tcpchatd: error: cannot serve more "
 		    "clients now, try again later\n");
-		console_print(srv->console, "%s refused: cannot start a "
-		    "thread: %s", addr, strerror(rc));
+		console_print(srv->console,
+		    "%s refused: cannot start a "
+		    "thread: %s",
+		    addr, strerror(rc));
 		poll(NULL, 0, SERVER_BACKOFF_MS);
 	}
 }
@@ -227,7 +234,7 @@ server_accept_loop(struct server *srv, int lfd, const sigset_t *waitmask)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&attr, srv->stack_size);
 	while (!server_signalled && !atomic_load(&srv->stopping)) {
-		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
 		if (ppoll(&pfd, 1, NULL, waitmask) == -1)
 			continue; /* EINTR: look at the flags again */
 		struct sockaddr_storage ss;
@@ -235,8 +242,8 @@ server_accept_loop(struct server *srv, int lfd, const sigset_t *waitmask)
 		int fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd != -1) {
-			server_admit(srv, fd, (struct sockaddr *)&ss, len,
-			    &attr);
+			server_admit(
+			    srv, fd, (struct sockaddr *)&ss, len, &attr);
 			continue;
 		}
 		if (errno == EMFILE || errno == ENFILE) {
@@ -244,13 +251,15 @@ server_accept_loop(struct server *srv, int lfd, const sigset_t *waitmask)
 				close(spare);
 				fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd != -1)
-					server_refuse(fd, "tcpchatd: server "
+					server_refuse(fd,
+					    "tcpchatd: server "
 					    "busy (out of descriptors), try "
 					    "again later\n");
 				spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 			}
 			atomic_fetch_add(&srv->stats.refused, 1);
-			console_print(srv->console, "tcpchatd: out of file "
+			console_print(srv->console,
+			    "tcpchatd: out of file "
 			    "descriptors: turning clients away");
 			poll(NULL, 0, SERVER_BACKOFF_MS);
 		} else if (errno == ENOBUFS || errno == ENOMEM) {
@@ -272,15 +281,19 @@ server_shutdown(struct server *srv)
 
 	list = registry_snapshot(srv->registry, &n);
 	if (n > 0)
-		console_print(srv->console, "tcpchatd: shutting down, "
-		    "telling %zu client%s", n, n == 1 ? "" : "s");
+		console_print(srv->console,
+		    "tcpchatd: shutting down, "
+		    "telling %zu client%s",
+		    n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++)
 		session_close(list[i], "tcpchatd: server shutting down\n",
 		    "server shutting down");
 	registry_release(list, n);
 	if (!registry_wait_empty(srv->registry, srv->cfg.drain_ms + 1500))
-		console_print(srv->console, "tcpchatd: %d client%s still "
-		    "connected at exit", registry_count(srv->registry),
+		console_print(srv->console,
+		    "tcpchatd: %d client%s still "
+		    "connected at exit",
+		    registry_count(srv->registry),
 		    registry_count(srv->registry) == 1 ? "" : "s");
 	/* Threads out of the registry may still be announcing their end. */
 	for (int i = 0; i < 1000 && atomic_load(&srv->threads) > 0; i++)
@@ -328,15 +341,15 @@ server_error(int err_fd, const char *fmt, ...)
 	n = vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		io_write_full(err_fd, buf, (size_t)n < sizeof(buf) ?
-		    (size_t)n : sizeof(buf) - 1);
+		io_write_full(err_fd, buf,
+		    (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
 int
 server_run(const struct server_config *cfg, int err_fd)
 {
 	struct server srv;
-	struct operator op;
+	struct operator_state op;
 	sigset_t waitmask;
 	char name[NET_ADDRSTRLEN], line[NET_ADDRSTRLEN + 64];
 	int lfd = -1, gai, status = 1, n;
@@ -362,8 +375,10 @@ server_run(const struct server_config *cfg, int err_fd)
 	}
 	lfd = net_listen(cfg->host, cfg->port, cfg->backlog, &gai);
 	if (lfd == -1) {
-		server_error(err_fd, "tcpchatd: cannot listen on %s port %s: "
-		    "%s\n", cfg->host, cfg->port, net_strerror(gai, errno));
+		server_error(err_fd,
+		    "tcpchatd: cannot listen on %s port %s: "
+		    "%s\n",
+		    cfg->host, cfg->port, net_strerror(gai, errno));
 		goto out;
 	}
 	net_set_nonblock(lfd, 1);
@@ -371,15 +386,17 @@ server_run(const struct server_config *cfg, int err_fd)
 	if ((srv.registry = registry_new()) == NULL)
 		goto out;
 	operator_init(&op, &srv);
-	srv.console = console_new(cfg->mode == SERVER_ECHO && cfg->quiet ? -1 :
-	    cfg->console_fd, cfg->console_out_fd, operator_on_line, &op);
+	srv.console = console_new(
+	    cfg->mode == SERVER_ECHO && cfg->quiet ? -1 : cfg->console_fd,
+	    cfg->console_out_fd, operator_on_line, &op);
 	if (srv.console == NULL) {
 		server_error(err_fd, "tcpchatd: %s\n", strerror(errno));
 		goto out;
 	}
 	/* The first line, flushed at once: scripts read the port from it. */
-	n = snprintf(line, sizeof(line), "tcpchatd: listening on %s (mode %s)\n",
-	    name, server_mode_name(cfg->mode));
+	n = snprintf(line, sizeof(line),
+	    "tcpchatd: listening on %s (mode %s)\n", name,
+	    server_mode_name(cfg->mode));
 	io_write_full(cfg->console_out_fd, line, (size_t)n);
 	console_set_prompt(srv.console, "tcpchatd> ");
 	if (console_start(srv.console) != 0) {

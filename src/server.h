@@ -24,22 +24,22 @@ enum server_mode { SERVER_ECHO, SERVER_CHAT, SERVER_ROOM };
 #define SERVER_DEFAULT_LINE_TIMEOUT 60
 
 struct server_config {
-	const char *host;	/* address to listen on */
-	const char *port;	/* port, "0" for any */
+	const char *host; /* address to listen on */
+	const char *port; /* port, "0" for any */
 	enum server_mode mode;
-	size_t max_line;	/* longest message, newline excluded */
-	size_t max_queue;	/* bytes queued for one client at most */
-	int max_clients;	/* 0: derived from the open-file limit */
+	size_t max_line; /* longest message, newline excluded */
+	size_t max_queue; /* bytes queued for one client at most */
+	int max_clients; /* 0: derived from the open-file limit */
 	int backlog;
-	int quiet;		/* no connect/disconnect events */
-	int drain_ms;		/* time queued messages get at shutdown */
-	const char *log_path;	/* transcript, or NULL */
-	int console_fd;		/* operator input, -1 for none */
-	int console_out_fd;	/* operator output */
-	struct access_list access;	/* --allow and --deny */
-	unsigned max_per_ip;	/* 0: no limit */
-	int idle_timeout_s;	/* 0: none */
-	int line_timeout_s;	/* an unfinished line gets this long */
+	int quiet; /* no connect/disconnect events */
+	int drain_ms; /* time queued messages get at shutdown */
+	const char *log_path; /* transcript, or NULL */
+	int console_fd; /* operator input, -1 for none */
+	int console_out_fd; /* operator output */
+	struct access_list access; /* --allow and --deny */
+	unsigned max_per_ip; /* 0: no limit */
+	int idle_timeout_s; /* 0: none */
+	int line_timeout_s; /* an unfinished line gets this long */
 };
 
 struct registry;
@@ -60,14 +60,14 @@ struct server {
 	struct server_config cfg;
 	struct registry *registry;
 	struct console *console;
-	int log_fd;		/* transcript, -1 for none */
+	int log_fd; /* transcript, -1 for none */
 	pthread_t main_thread;
-	atomic_int stopping;	/* set once shutdown began */
-	atomic_int threads;	/* session threads not yet finished */
-	atomic_int log_failed;	/* a transcript write failed already */
+	atomic_int stopping; /* set once shutdown began */
+	atomic_int threads; /* session threads not yet finished */
+	atomic_int log_failed; /* a transcript write failed already */
 	uint64_t started_ms;
-	size_t stack_size;	/* for session threads */
-	struct access_counter per_ip;	/* --max-per-ip */
+	size_t stack_size; /* for session threads */
+	struct access_counter per_ip; /* --max-per-ip */
 	struct server_stats stats;
 };
 

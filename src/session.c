@@ -170,8 +170,8 @@ session_send(struct session *s, const char *data, size_t len)
 void
 session_close(struct session *s, const char *notice, const char *reason)
 {
-	struct session_msg *m = notice ? session_msg_new(notice,
-	    strlen(notice)) : NULL;
+	struct session_msg *m =
+	    notice ? session_msg_new(notice, strlen(notice)) : NULL;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state != SESSION_GONE && !s->closing) {
@@ -223,8 +223,8 @@ session_write_queued(struct session *s)
 			return -1;
 		}
 		m->off += (size_t)n;
-		atomic_fetch_add_explicit(&srv->stats.bytes_out, (uint64_t)n,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &srv->stats.bytes_out, (uint64_t)n, memory_order_relaxed);
 		if (m->off < m->len)
 			continue;
 		pthread_mutex_lock(&s->lock);
@@ -237,8 +237,8 @@ session_write_queued(struct session *s)
 		pthread_mutex_unlock(&s->lock);
 		free(m);
 		if (srv->cfg.mode != SERVER_ECHO)
-			atomic_fetch_add_explicit(&srv->stats.msgs_out, 1,
-			    memory_order_relaxed);
+			atomic_fetch_add_explicit(
+			    &srv->stats.msgs_out, 1, memory_order_relaxed);
 	}
 }
 
@@ -283,8 +283,8 @@ session_escape(const char *msg, size_t len, char *stack, size_t size)
 {
 	char *out = stack;
 
-	if (ESCAPE_BOUND(len) > size && (out = malloc(ESCAPE_BOUND(len))) ==
-	    NULL)
+	if (ESCAPE_BOUND(len) > size &&
+	    (out = malloc(ESCAPE_BOUND(len))) == NULL)
 		return NULL;
 	escape_render(out, msg, len);
 	return out;
@@ -296,8 +296,8 @@ session_escape(const char *msg, size_t len, char *stack, size_t size)
  * that came in later is not told of a join from before its time.
  */
 static void
-session_broadcast(struct session *except, const char *text, size_t len,
-    int earlier_only)
+session_broadcast(
+    struct session *except, const char *text, size_t len, int earlier_only)
 {
 	struct server *srv = except->server;
 	struct session **list;
@@ -311,9 +311,10 @@ session_broadcast(struct session *except, const char *text, size_t len,
 		if (session_send(list[i], text, len) != SESSION_FULL)
 			continue;
 		char excerpt[SESSION_EXCERPT];
-		escape_render_bounded(excerpt, sizeof(excerpt), text,
-		    len > 0 ? len - 1 : 0);
-		console_print(srv->console, "#%llu %s: not delivered (client "
+		escape_render_bounded(
+		    excerpt, sizeof(excerpt), text, len > 0 ? len - 1 : 0);
+		console_print(srv->console,
+		    "#%llu %s: not delivered (client "
 		    "too slow, dropping it): %s",
 		    (unsigned long long)list[i]->id, list[i]->addr, excerpt);
 	}
@@ -360,8 +361,7 @@ session_on_message(struct session *s, const char *msg, size_t len)
 
 /* Feeds bytes to the assembler.  NULL, or why the session ends. */
 static const char *
-session_feed(struct session *s, struct framing *f, const char *buf,
-    size_t len)
+session_feed(struct session *s, struct framing *f, const char *buf, size_t len)
 {
 	const char *msg, *reason;
 	size_t msglen;
@@ -401,9 +401,8 @@ session_flush(struct session *s, struct framing *f, int force)
 static void
 session_linger(struct session *s, const sigset_t *waitmask)
 {
-	uint64_t deadline = clock_now_ms() +
-	    (uint64_t)s->server->cfg.drain_ms;
-	struct pollfd pfd = { .fd = s->fd };
+	uint64_t deadline = clock_now_ms() + (uint64_t)s->server->cfg.drain_ms;
+	struct pollfd pfd = {.fd = s->fd};
 	char discard[1024];
 
 	for (;;) {
@@ -415,7 +414,7 @@ session_linger(struct session *s, const sigset_t *waitmask)
 		int left = clock_ms_until(deadline);
 		if (empty || left == 0)
 			break;
-		struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+		struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
 		pfd.events = POLLOUT;
 		if (ppoll(&pfd, 1, &ts, waitmask) == -1 && errno != EINTR)
 			return;
@@ -424,12 +423,12 @@ session_linger(struct session *s, const sigset_t *waitmask)
 	deadline = clock_now_ms() + SESSION_LINGER_MS;
 	pfd.events = POLLIN;
 	for (int left; (left = clock_ms_until(deadline)) > 0;) {
-		struct timespec ts = { left / 1000, (left % 1000) * 1000000L };
+		struct timespec ts = {left / 1000, (left % 1000) * 1000000L};
 		int rc = ppoll(&pfd, 1, &ts, waitmask);
 		if (rc == -1 && errno == EINTR)
 			continue;
-		if (rc != 1 || recv(s->fd, discard, sizeof(discard),
-		    MSG_DONTWAIT) <= 0)
+		if (rc != 1 ||
+		    recv(s->fd, discard, sizeof(discard), MSG_DONTWAIT) <= 0)
 			break;
 	}
 }
@@ -473,10 +472,11 @@ session_serve(struct session *s, const sigset_t *waitmask)
 			break;
 		}
 
-		struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
 		if (has_out)
 			pfd.events = echo ? POLLOUT : (POLLIN | POLLOUT);
-		/* The nearest of: flush a pause, idle timeout, line deadline. */
+		/* The nearest of: flush a pause, idle timeout, line deadline.
+		 */
 		uint64_t deadline = UINT64_MAX;
 		int pending = framing_pending(&f) > 0;
 		if (pending)
@@ -502,13 +502,17 @@ session_serve(struct session *s, const sigset_t *waitmask)
 		if (rc == 0) {
 			uint64_t now = clock_now_ms();
 			if (idle_ms && now >= last_rx + idle_ms)
-				session_close(s, "tcpchatd: idle timeout, "
-				    "closing\n", "idle timeout");
+				session_close(s,
+				    "tcpchatd: idle timeout, "
+				    "closing\n",
+				    "idle timeout");
 			else if (pending && line_ms &&
 			    now >= line_start + line_ms)
 				/* A trickle never completing its line. */
-				session_close(s, "tcpchatd: error: line not "
-				    "completed in time\n", "line timeout");
+				session_close(s,
+				    "tcpchatd: error: line not "
+				    "completed in time\n",
+				    "line timeout");
 			else
 				reason = session_flush(s, &f, 0);
 			if (framing_pending(&f) == 0)
@@ -538,8 +542,8 @@ session_serve(struct session *s, const sigset_t *waitmask)
 			reason = session_error_reason(errno);
 			break;
 		}
-		atomic_fetch_add_explicit(&srv->stats.bytes_in, (uint64_t)n,
-		    memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &srv->stats.bytes_in, (uint64_t)n, memory_order_relaxed);
 		if (echo) {
 			if (idle_ms)
 				last_rx = clock_now_ms();
@@ -566,16 +570,17 @@ session_announce(struct session *s, const char *event, int online)
 	struct server *srv = s->server;
 	char line[160];
 
-	server_log(srv, s->id, s->addr, "event", event,
-	    strlen(event));
+	server_log(srv, s->id, s->addr, "event", event, strlen(event));
 	if (!srv->cfg.quiet)
 		console_print(srv->console, "#%llu %s %s (%d online)",
 		    (unsigned long long)s->id, s->addr, event, online);
 	if (srv->cfg.mode == SERVER_ROOM) {
 		int joined = strncmp(event, "connected", 9) == 0;
-		int n = snprintf(line, sizeof(line), "tcpchatd: #%llu %s "
-		    "(%d online)\n", (unsigned long long)s->id,
-		    joined ? "joined" : "left", online);
+		int n = snprintf(line, sizeof(line),
+		    "tcpchatd: #%llu %s "
+		    "(%d online)\n",
+		    (unsigned long long)s->id, joined ? "joined" : "left",
+		    online);
 		/* Clients that came in after it never hear it joined. */
 		session_broadcast(s, line, (size_t)n, joined);
 	}
@@ -592,13 +597,15 @@ session_report_undelivered(struct session *s, const struct session_msg *m,
 	struct server *srv = s->server;
 	char excerpt[SESSION_EXCERPT];
 
-	atomic_fetch_add_explicit(&srv->stats.undelivered, lost,
-	    memory_order_relaxed);
-	console_print(srv->console, "#%llu %s: %zu message%s not delivered "
-	    "(client gone: %s)", (unsigned long long)s->id, s->addr, lost,
-	    lost == 1 ? "" : "s", reason);
+	atomic_fetch_add_explicit(
+	    &srv->stats.undelivered, lost, memory_order_relaxed);
+	console_print(srv->console,
+	    "#%llu %s: %zu message%s not delivered "
+	    "(client gone: %s)",
+	    (unsigned long long)s->id, s->addr, lost, lost == 1 ? "" : "s",
+	    reason);
 	for (int shown = 0; m != NULL && shown < SESSION_EXCERPTS;
-	    m = m->next, shown++) {
+	     m = m->next, shown++) {
 		size_t len = m->len;
 		if (len > 0 && m->data[len - 1] == '\n')
 			len--;

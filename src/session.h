@@ -24,32 +24,32 @@ struct server;
 struct session_msg {
 	struct session_msg *next;
 	size_t len;
-	size_t off;		/* bytes already written */
+	size_t off; /* bytes already written */
 	char data[];
 };
 
 enum session_state {
-	SESSION_STARTING,	/* thread not yet running */
-	SESSION_RUNNING,	/* thread running, can be woken */
-	SESSION_GONE		/* connection closed: nothing more is taken */
+	SESSION_STARTING, /* thread not yet running */
+	SESSION_RUNNING, /* thread running, can be woken */
+	SESSION_GONE /* connection closed: nothing more is taken */
 };
 
 struct session {
 	uint64_t id;
-	int fd;				/* only the session's thread uses it */
+	int fd; /* only the session's thread uses it */
 	char addr[NET_ADDRSTRLEN];
 	struct sockaddr_storage peer;
-	int counted_per_ip;		/* holds a --max-per-ip slot */
+	int counted_per_ip; /* holds a --max-per-ip slot */
 	struct server *server;
 	uint64_t connected_ms;
 	atomic_int refs;
 
-	pthread_mutex_t lock;		/* guards everything below */
+	pthread_mutex_t lock; /* guards everything below */
 	enum session_state state;
-	pthread_t thread;		/* valid while SESSION_RUNNING */
-	int wake_pending;		/* a wake-up signal is on its way */
-	int closing;			/* drain the queue, then close */
-	const char *close_reason;	/* why closing, for the console */
+	pthread_t thread; /* valid while SESSION_RUNNING */
+	int wake_pending; /* a wake-up signal is on its way */
+	int closing; /* drain the queue, then close */
+	const char *close_reason; /* why closing, for the console */
 	struct session_msg *head, *tail;
 	size_t queued_bytes;
 	size_t queued_msgs;
@@ -58,8 +58,8 @@ struct session {
 };
 
 /* A new session for an accepted socket (one reference).  NULL: ENOMEM. */
-struct session *session_new(struct server *srv, int fd, uint64_t id,
-    const char *addr);
+struct session *session_new(
+    struct server *srv, int fd, uint64_t id, const char *addr);
 
 void session_ref(struct session *s);
 
@@ -71,9 +71,9 @@ void *session_main(void *arg);
 
 /* Results of session_send. */
 enum session_send_result {
-	SESSION_SENT = 0,	/* queued for the session's thread */
-	SESSION_GONE_ERR = -1,	/* the client has gone or is leaving */
-	SESSION_FULL = -2	/* queue full: the client is being dropped */
+	SESSION_SENT = 0, /* queued for the session's thread */
+	SESSION_GONE_ERR = -1, /* the client has gone or is leaving */
+	SESSION_FULL = -2 /* queue full: the client is being dropped */
 };
 
 /*

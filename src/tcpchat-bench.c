@@ -88,10 +88,9 @@ parse_real(const char *arg, const char *what)
 
 	errno = 0;
 	v = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) ||
-	    v < 0)
-		errx(EXIT_USAGE, "%s: not a non-negative number: %s", what,
-		    arg);
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(v) || v < 0)
+		errx(
+		    EXIT_USAGE, "%s: not a non-negative number: %s", what, arg);
 	return v;
 }
 
@@ -106,22 +105,19 @@ main(int argc, char **argv)
 {
 	enum { OPT_CONNECT_RATE = 256, OPT_WARMUP, OPT_JSON };
 	static const struct option longopts[] = {
-		{ "connections", required_argument, NULL, 'c' },
-		{ "messages", required_argument, NULL, 'n' },
-		{ "duration", required_argument, NULL, 'd' },
-		{ "size", required_argument, NULL, 's' },
-		{ "in-flight", required_argument, NULL, 'P' },
-		{ "rate", required_argument, NULL, 'r' },
-		{ "connect-rate", required_argument, NULL, OPT_CONNECT_RATE },
-		{ "warmup", required_argument, NULL, OPT_WARMUP },
-		{ "threads", required_argument, NULL, 't' },
-		{ "timeout", required_argument, NULL, 'T' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	    {"connections", required_argument, NULL, 'c'},
+	    {"messages", required_argument, NULL, 'n'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"size", required_argument, NULL, 's'},
+	    {"in-flight", required_argument, NULL, 'P'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
+	    {"warmup", required_argument, NULL, OPT_WARMUP},
+	    {"threads", required_argument, NULL, 't'},
+	    {"timeout", required_argument, NULL, 'T'},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	struct bench_options o;
 	struct bench_result *r;
 	char why[256];
@@ -129,27 +125,27 @@ main(int argc, char **argv)
 	uint64_t limit;
 
 	bench_options_defaults(&o);
-	while ((ch = getopt_long(argc, argv, "c:n:d:s:P:r:t:T:qhV", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(
+	            argc, argv, "c:n:d:s:P:r:t:T:qhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			o.connections = (unsigned)parse_count(optarg, "-c",
-			    BENCH_MAX_CONNECTIONS);
+			o.connections = (unsigned)parse_count(
+			    optarg, "-c", BENCH_MAX_CONNECTIONS);
 			break;
 		case 'n':
-			o.messages = parse_count(optarg, "-n",
-			    BENCH_MAX_MESSAGES);
+			o.messages =
+			    parse_count(optarg, "-n", BENCH_MAX_MESSAGES);
 			break;
 		case 'd':
 			o.duration = parse_real(optarg, "-d");
 			break;
 		case 's':
-			o.size = (size_t)parse_count(optarg, "-s",
-			    PAYLOAD_MAX_SIZE);
+			o.size =
+			    (size_t)parse_count(optarg, "-s", PAYLOAD_MAX_SIZE);
 			break;
 		case 'P':
-			o.in_flight = (unsigned)parse_count(optarg, "-P",
-			    BENCH_MAX_IN_FLIGHT);
+			o.in_flight = (unsigned)parse_count(
+			    optarg, "-P", BENCH_MAX_IN_FLIGHT);
 			break;
 		case 'r':
 			o.rate = parse_real(optarg, "-r");
@@ -158,12 +154,12 @@ main(int argc, char **argv)
 			o.connect_rate = parse_real(optarg, "--connect-rate");
 			break;
 		case OPT_WARMUP:
-			o.warmup = parse_count(optarg, "--warmup",
-			    BENCH_MAX_MESSAGES);
+			o.warmup =
+			    parse_count(optarg, "--warmup", BENCH_MAX_MESSAGES);
 			break;
 		case 't':
-			o.threads = (unsigned)parse_count(optarg, "-t",
-			    BENCH_MAX_THREADS);
+			o.threads = (unsigned)parse_count(
+			    optarg, "-t", BENCH_MAX_THREADS);
 			break;
 		case 'T':
 			o.timeout = parse_real(optarg, "-T");
@@ -198,10 +194,12 @@ main(int argc, char **argv)
 	if (bench_raise_nofile(o.connections, o.threads, &limit) == -1) {
 		if (errno != EMFILE)
 			err(EXIT_USAGE, "open-file limit");
-		errx(EXIT_USAGE, "-c %u does not fit: it needs about %u open "
+		errx(EXIT_USAGE,
+		    "-c %u does not fit: it needs about %u open "
 		    "files and the limit is %" PRIu64 " even raised to the "
 		    "hard limit (see ulimit -Hn); use fewer connections or "
-		    "raise the hard limit", o.connections,
+		    "raise the hard limit",
+		    o.connections,
 		    o.connections + o.threads + BENCH_SPARE_FILES, limit);
 	}
 	/* Sends use MSG_NOSIGNAL; this covers anything else. */
@@ -210,8 +208,9 @@ main(int argc, char **argv)
 	r = malloc(sizeof(*r));
 	if (r == NULL)
 		err(EXIT_ERRORS, "malloc");
-	if (bench_run(&o, r, !quiet && isatty(STDERR_FILENO) ?
-	    show_progress : NULL, NULL, why, sizeof(why)) == -1) {
+	if (bench_run(&o, r,
+	        !quiet && isatty(STDERR_FILENO) ? show_progress : NULL, NULL,
+	        why, sizeof(why)) == -1) {
 		if (!quiet && isatty(STDERR_FILENO))
 			fputs("\r\033[K", stderr);
 		free(r);

@@ -22,27 +22,31 @@
 #define TCPCHAT_MAX_WAIT_S 86400.0
 
 /* Signals end the session through this pipe; see tcpchat_on_signal. */
-static int tcpchat_stop_pipe[2] = { -1, -1 };
+static int tcpchat_stop_pipe[2] = {-1, -1};
 static volatile sig_atomic_t tcpchat_signal;
 
 static void
 tcpchat_usage(FILE *out)
 {
-	fputs(
-"usage: tcpchat [OPTIONS] [HOST [PORT]]\n"
-"Talk to a TCP chat or echo server (default 127.0.0.1 9999).\n"
-"\n"
-"  -m, --message TEXT   send TEXT, print the reply, exit\n"
-"  -w, --wait SECONDS   limit for connecting and for replies (default 10,\n"
-"                       0: no limit)\n"
-"  -r, --raw            send each line without its newline, byte-exact\n"
-"  -h, --help           show this help and exit\n"
-"  -V, --version        show the version and exit\n"
-"\n"
-"Interactive when standard input is a terminal: lines are sent as typed,\n"
-"`q` sends q and quits, Ctrl-D half-closes.  Otherwise each input line\n"
-"is sent, then the client waits for the server to close.\n"
-"Exit status: 0 normal end, 1 connection or runtime error, 2 usage.\n",
+	fputs("usage: tcpchat [OPTIONS] [HOST [PORT]]\n"
+	      "Talk to a TCP chat or echo server (default 127.0.0.1 9999).\n"
+	      "\n"
+	      "  -m, --message TEXT   send TEXT, print the reply, exit\n"
+	      "  -w, --wait SECONDS   limit for connecting and for replies "
+	      "(default 10,\n"
+	      "                       0: no limit)\n"
+	      "  -r, --raw            send each line without its newline, "
+	      "byte-exact\n"
+	      "  -h, --help           show this help and exit\n"
+	      "  -V, --version        show the version and exit\n"
+	      "\n"
+	      "Interactive when standard input is a terminal: lines are sent "
+	      "as typed,\n"
+	      "`q` sends q and quits, Ctrl-D half-closes.  Otherwise each "
+	      "input line\n"
+	      "is sent, then the client waits for the server to close.\n"
+	      "Exit status: 0 normal end, 1 connection or runtime error, 2 "
+	      "usage.\n",
 	    out);
 }
 
@@ -65,7 +69,7 @@ tcpchat_on_signal(int sig)
 static void
 tcpchat_catch_signals(void)
 {
-	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	struct sigaction sa;
 
 	/* Writes to a closed socket or pipe fail with EPIPE instead. */
@@ -92,8 +96,8 @@ tcpchat_parse_wait(const char *arg)
 
 	errno = 0;
 	s = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) ||
-	    s < 0 || s > TCPCHAT_MAX_WAIT_S)
+	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) || s < 0 ||
+	    s > TCPCHAT_MAX_WAIT_S)
 		return -1;
 	return (int)(s * 1000.0 + 0.5);
 }
@@ -102,19 +106,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "message", required_argument, NULL, 'm' },
-		{ "wait", required_argument, NULL, 'w' },
-		{ "raw", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
+	    {"message", required_argument, NULL, 'm'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"raw", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	struct client_options opts;
 	int ch, status;
 
 	client_options_init(&opts);
-	while ((ch = getopt_long(argc, argv, "m:w:rhV", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (ch = getopt_long(argc, argv, "m:w:rhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'm':
 			opts.mode = CLIENT_ONE_SHOT;
@@ -122,7 +123,8 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			if ((opts.wait_ms = tcpchat_parse_wait(optarg)) == -1)
-				errx(CLIENT_EXIT_USAGE, "--wait: not a number "
+				errx(CLIENT_EXIT_USAGE,
+				    "--wait: not a number "
 				    "of seconds from 0 to %.0f: %s",
 				    TCPCHAT_MAX_WAIT_S, optarg);
 			break;
@@ -160,8 +162,8 @@ main(int argc, char **argv)
 		opts.mode = CLIENT_INTERACTIVE;
 	/* A hostile server must not reach the terminal with escapes. */
 	opts.escape_output = isatty(STDOUT_FILENO);
-	opts.line_editing = opts.mode == CLIENT_INTERACTIVE &&
-	    opts.escape_output;
+	opts.line_editing =
+	    opts.mode == CLIENT_INTERACTIVE && opts.escape_output;
 	tcpchat_catch_signals();
 	opts.stop_fd = tcpchat_stop_pipe[0];
 

@@ -12,7 +12,7 @@
 #include "server.h"
 #include "version.h"
 
-#define USAGE \
+#define USAGE                                                                  \
 	"usage: tcpchatd [-l ADDR] [-p PORT] [-m echo|chat|room] [OPTIONS]\n"
 
 static void
@@ -63,8 +63,7 @@ tcpchatd_help(void)
 
 /* Parses a whole number in [min, max] or exits with a usage error. */
 static long long
-tcpchatd_number(const char *opt, const char *arg, long long min,
-    long long max)
+tcpchatd_number(const char *opt, const char *arg, long long min, long long max)
 {
 	char *end;
 	long long v;
@@ -72,8 +71,10 @@ tcpchatd_number(const char *opt, const char *arg, long long min,
 	errno = 0;
 	v = strtoll(arg, &end, 10);
 	if (errno != 0 || end == arg || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "tcpchatd: %s: '%s' is not a number from %lld "
-		    "to %lld\n" USAGE, opt, arg, min, max);
+		fprintf(stderr,
+		    "tcpchatd: %s: '%s' is not a number from %lld "
+		    "to %lld\n" USAGE,
+		    opt, arg, min, max);
 		exit(2);
 	}
 	return v;
@@ -82,34 +83,41 @@ tcpchatd_number(const char *opt, const char *arg, long long min,
 int
 main(int argc, char **argv)
 {
-	enum { OPT_MAX_LINE = 256, OPT_MAX_QUEUE, OPT_MAX_CLIENTS, OPT_LOG,
-		OPT_DRAIN, OPT_MAX_PER_IP, OPT_ALLOW, OPT_DENY, OPT_IDLE,
-		OPT_LINE_TIMEOUT };
-	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "max-line", required_argument, NULL, OPT_MAX_LINE },
-		{ "max-queue", required_argument, NULL, OPT_MAX_QUEUE },
-		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-		{ "log", required_argument, NULL, OPT_LOG },
-		{ "drain-time", required_argument, NULL, OPT_DRAIN },
-		{ "max-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
-		{ "allow", required_argument, NULL, OPT_ALLOW },
-		{ "deny", required_argument, NULL, OPT_DENY },
-		{ "idle-timeout", required_argument, NULL, OPT_IDLE },
-		{ "line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
+	enum {
+		OPT_MAX_LINE = 256,
+		OPT_MAX_QUEUE,
+		OPT_MAX_CLIENTS,
+		OPT_LOG,
+		OPT_DRAIN,
+		OPT_MAX_PER_IP,
+		OPT_ALLOW,
+		OPT_DENY,
+		OPT_IDLE,
+		OPT_LINE_TIMEOUT
 	};
+	static const struct option longopts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"port", required_argument, NULL, 'p'},
+	    {"mode", required_argument, NULL, 'm'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+	    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+	    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+	    {"log", required_argument, NULL, OPT_LOG},
+	    {"drain-time", required_argument, NULL, OPT_DRAIN},
+	    {"max-per-ip", required_argument, NULL, OPT_MAX_PER_IP},
+	    {"allow", required_argument, NULL, OPT_ALLOW},
+	    {"deny", required_argument, NULL, OPT_DENY},
+	    {"idle-timeout", required_argument, NULL, OPT_IDLE},
+	    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	struct server_config cfg;
 	int c;
 
 	server_config_defaults(&cfg);
-	while ((c = getopt_long(argc, argv, "l:p:m:qhV", longopts, NULL)) !=
-	    -1) {
+	while (
+	    (c = getopt_long(argc, argv, "l:p:m:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
 			cfg.host = optarg;
@@ -120,8 +128,10 @@ main(int argc, char **argv)
 			break;
 		case 'm':
 			if (server_mode_parse(optarg, &cfg.mode) == -1) {
-				fprintf(stderr, "tcpchatd: unknown mode '%s' "
-				    "(echo, chat or room)\n" USAGE, optarg);
+				fprintf(stderr,
+				    "tcpchatd: unknown mode '%s' "
+				    "(echo, chat or room)\n" USAGE,
+				    optarg);
 				return 2;
 			}
 			break;
@@ -129,23 +139,23 @@ main(int argc, char **argv)
 			cfg.quiet = 1;
 			break;
 		case OPT_MAX_LINE:
-			cfg.max_line = (size_t)tcpchatd_number("--max-line",
-			    optarg, 1, 64 << 20);
+			cfg.max_line = (size_t)tcpchatd_number(
+			    "--max-line", optarg, 1, 64 << 20);
 			break;
 		case OPT_MAX_QUEUE:
-			cfg.max_queue = (size_t)tcpchatd_number("--max-queue",
-			    optarg, 1024, 1LL << 32);
+			cfg.max_queue = (size_t)tcpchatd_number(
+			    "--max-queue", optarg, 1024, 1LL << 32);
 			break;
 		case OPT_MAX_CLIENTS:
-			cfg.max_clients = (int)tcpchatd_number("--max-clients",
-			    optarg, 1, INT_MAX);
+			cfg.max_clients = (int)tcpchatd_number(
+			    "--max-clients", optarg, 1, INT_MAX);
 			break;
 		case OPT_LOG:
 			cfg.log_path = optarg;
 			break;
 		case OPT_DRAIN:
-			cfg.drain_ms = (int)tcpchatd_number("--drain-time",
-			    optarg, 0, 600000);
+			cfg.drain_ms = (int)tcpchatd_number(
+			    "--drain-time", optarg, 0, 600000);
 			break;
 		case OPT_MAX_PER_IP:
 			cfg.max_per_ip = (unsigned)tcpchatd_number(
@@ -155,7 +165,8 @@ main(int argc, char **argv)
 		case OPT_DENY:
 			if (access_add(&cfg.access, c == OPT_ALLOW, optarg) ==
 			    -1) {
-				fprintf(stderr, "tcpchatd: %s: '%s' is not an "
+				fprintf(stderr,
+				    "tcpchatd: %s: '%s' is not an "
 				    "address or CIDR block (e.g. "
 				    "192.168.1.0/24, ::1/128)\n",
 				    c == OPT_ALLOW ? "--allow" : "--deny",

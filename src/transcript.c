@@ -40,9 +40,9 @@ transcript_write(int fd, uint64_t id, const char *addr, const char *what,
 	if (need > sizeof(stack) && (line = malloc(need)) == NULL)
 		return -1;
 	if (id != 0)
-		n = (size_t)snprintf(line, need, "%s.%03dZ #%llu %s %s: ", stamp,
-		    (int)(tv.tv_usec / 1000), (unsigned long long)id, addr,
-		    what);
+		n = (size_t)snprintf(line, need,
+		    "%s.%03dZ #%llu %s %s: ", stamp, (int)(tv.tv_usec / 1000),
+		    (unsigned long long)id, addr, what);
 	else
 		n = (size_t)snprintf(line, need, "%s.%03dZ %s: ", stamp,
 		    (int)(tv.tv_usec / 1000), what);

@@ -22,8 +22,8 @@ access_addr(const char *text)
 	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
 		sin->sin_family = AF_INET;
 	} else {
-		ck_assert_int_eq(inet_pton(AF_INET6, text, &sin6->sin6_addr),
-		    1);
+		ck_assert_int_eq(
+		    inet_pton(AF_INET6, text, &sin6->sin6_addr), 1);
 		sin6->sin6_family = AF_INET6;
 	}
 	return ss;
@@ -61,7 +61,7 @@ END_TEST
 
 START_TEST(test_no_rules_allows_all)
 {
-	struct access_list list = { 0 };
+	struct access_list list = {0};
 
 	ck_assert_int_eq(access_ok(&list, "127.0.0.1"), 1);
 	ck_assert_int_eq(access_ok(&list, "::1"), 1);
@@ -70,7 +70,7 @@ END_TEST
 
 START_TEST(test_allow_only_listed)
 {
-	struct access_list list = { 0 };
+	struct access_list list = {0};
 
 	ck_assert_int_eq(access_add(&list, 1, "192.168.1.0/24"), 0);
 	ck_assert_int_eq(access_ok(&list, "192.168.1.77"), 1);
@@ -85,7 +85,7 @@ END_TEST
 
 START_TEST(test_deny_wins)
 {
-	struct access_list list = { 0 };
+	struct access_list list = {0};
 
 	ck_assert_int_eq(access_add(&list, 1, "10.0.0.0/8"), 0);
 	ck_assert_int_eq(access_add(&list, 0, "10.1.0.0/16"), 0);
@@ -107,7 +107,7 @@ END_TEST
 
 START_TEST(test_odd_prefixes)
 {
-	struct access_list list = { 0 };
+	struct access_list list = {0};
 
 	ck_assert_int_eq(access_add(&list, 1, "172.16.0.0/12"), 0);
 	ck_assert_int_eq(access_ok(&list, "172.31.255.255"), 1);
@@ -146,25 +146,27 @@ START_TEST(test_counter_many_addresses)
 	access_counter_init(&c);
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < 3000; i++) {
-			snprintf(text, sizeof(text), "10.%d.%d.1", i / 256,
-			    i % 256);
+			snprintf(
+			    text, sizeof(text), "10.%d.%d.1", i / 256, i % 256);
 			struct sockaddr_storage ss = access_addr(text);
-			ck_assert_int_eq(access_counter_take(&c,
-			    (struct sockaddr *)&ss, 1), 0);
+			ck_assert_int_eq(
+			    access_counter_take(&c, (struct sockaddr *)&ss, 1),
+			    0);
 		}
 		/* Free every other one; the rest must still be found full. */
 		for (int i = 0; i < 3000; i += 2) {
-			snprintf(text, sizeof(text), "10.%d.%d.1", i / 256,
-			    i % 256);
+			snprintf(
+			    text, sizeof(text), "10.%d.%d.1", i / 256, i % 256);
 			struct sockaddr_storage ss = access_addr(text);
 			access_counter_put(&c, (struct sockaddr *)&ss);
 		}
 		for (int i = 1; i < 3000; i += 2) {
-			snprintf(text, sizeof(text), "10.%d.%d.1", i / 256,
-			    i % 256);
+			snprintf(
+			    text, sizeof(text), "10.%d.%d.1", i / 256, i % 256);
 			struct sockaddr_storage ss = access_addr(text);
-			ck_assert_int_eq(access_counter_take(&c,
-			    (struct sockaddr *)&ss, 1), -1);
+			ck_assert_int_eq(
+			    access_counter_take(&c, (struct sockaddr *)&ss, 1),
+			    -1);
 			access_counter_put(&c, (struct sockaddr *)&ss);
 		}
 	}

@@ -56,8 +56,9 @@ finish(void)
 static void
 run(void)
 {
-	ck_assert_msg(bench_run(&opts, result, NULL, NULL, why,
-	    sizeof(why)) == 0, "bench_run: %s", why);
+	ck_assert_msg(
+	    bench_run(&opts, result, NULL, NULL, why, sizeof(why)) == 0,
+	    "bench_run: %s", why);
 }
 
 /* Each message sent ends up in exactly one of the outcomes. */
@@ -66,8 +67,8 @@ assert_accounted(void)
 {
 	const struct payload_counts *k = &result->counts;
 
-	ck_assert_uint_eq(result->sent,
-	    k->verified + k->corrupt + k->lost + k->reordered);
+	ck_assert_uint_eq(
+	    result->sent, k->verified + k->corrupt + k->lost + k->reordered);
 }
 
 /* The text summary, for looking at what it names. */
@@ -83,8 +84,8 @@ assert_failed_with(const char *verdict)
 	assert_accounted();
 	ck_assert_int_eq(bench_result_ok(result), 0);
 	char *text = summary();
-	ck_assert_msg(strstr(text, verdict) != NULL, "no \"%s\" in:\n%s",
-	    verdict, text);
+	ck_assert_msg(
+	    strstr(text, verdict) != NULL, "no \"%s\" in:\n%s", verdict, text);
 	free(text);
 	finish();
 }
@@ -150,7 +151,7 @@ START_TEST(test_echo_open_loop)
 	prepare(TESTUTIL_ECHO, 0);
 	opts.connections = 10;
 	opts.messages = 20;
-	opts.rate = 2000;	/* 200 messages: about 0.1 s */
+	opts.rate = 2000; /* 200 messages: about 0.1 s */
 	opts.connect_rate = 1000;
 	run();
 	ck_assert_uint_eq(result->counts.verified, 200);
@@ -240,8 +241,7 @@ START_TEST(test_nobody_listening)
 	close(fd);
 	bench_options_defaults(&opts);
 	opts.port = port;
-	ck_assert_int_eq(bench_run(&opts, r, NULL, NULL, why, sizeof(why)),
-	    -1);
+	ck_assert_int_eq(bench_run(&opts, r, NULL, NULL, why, sizeof(why)), -1);
 	ck_assert_ptr_nonnull(strstr(why, "cannot connect to 127.0.0.1"));
 	ck_assert_ptr_nonnull(strstr(why, "refused"));
 	free(r);
@@ -275,8 +275,8 @@ START_TEST(test_file_limit)
 	if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 900000)
 		return;
 	errno = 0;
-	ck_assert_int_eq(bench_raise_nofile((unsigned)rl.rlim_max, 2, &limit),
-	    -1);
+	ck_assert_int_eq(
+	    bench_raise_nofile((unsigned)rl.rlim_max, 2, &limit), -1);
 	ck_assert_int_eq(errno, EMFILE);
 	ck_assert_uint_eq(limit, rl.rlim_max);
 }
@@ -299,8 +299,8 @@ run_program(const char *const args[], char *out, size_t cap)
 	out[0] = '\0';
 	/* Read to end of file: the program exits when done. */
 	for (;;) {
-		size_t n = testutil_read_until(p.out_fd, out + got, cap - got,
-		    "\x01", 30000);
+		size_t n = testutil_read_until(
+		    p.out_fd, out + got, cap - got, "\x01", 30000);
 		if (n == 0)
 			break;
 		got += n;
@@ -319,8 +319,8 @@ START_TEST(test_program_reports_corruption)
 	testutil_server_start(&server, TESTUTIL_CORRUPT);
 	testutil_server_set_fault(&server, SIZE + 5);
 	snprintf(portarg, sizeof(portarg), "%d", server.port);
-	const char *args[] = { "-q", "-c", "5", "-n", "4", "-t", "1",
-		"127.0.0.1", portarg, NULL };
+	const char *args[] = {
+	    "-q", "-c", "5", "-n", "4", "-t", "1", "127.0.0.1", portarg, NULL};
 	ck_assert_int_eq(run_program(args, out, sizeof(out)), 1);
 	ck_assert_ptr_nonnull(strstr(out, "errors       5 corrupt\n"));
 	ck_assert_ptr_nonnull(strstr(out, "FAILED: 5 corrupt\n"));
@@ -335,8 +335,8 @@ START_TEST(test_program_json)
 
 	testutil_server_start(&server, TESTUTIL_ECHO);
 	snprintf(portarg, sizeof(portarg), "%d", server.port);
-	const char *args[] = { "--json", "-c", "3", "-n", "5", "-s", "40",
-		"127.0.0.1", portarg, NULL };
+	const char *args[] = {"--json", "-c", "3", "-n", "5", "-s", "40",
+	    "127.0.0.1", portarg, NULL};
 	ck_assert_int_eq(run_program(args, out, sizeof(out)), 0);
 	ck_assert_int_eq(out[0], '{');
 	ck_assert_ptr_nonnull(strstr(out, "\"connections\":3,"));
@@ -344,8 +344,8 @@ START_TEST(test_program_json)
 	ck_assert_ptr_nonnull(strstr(out, "\"verified\":15,"));
 	ck_assert_ptr_nonnull(strstr(out, "\"ok\":true"));
 	ck_assert_ptr_nonnull(strstr(out, "\"p99.9\":"));
-	ck_assert_ptr_null(strchr(out, '\n') == out + strlen(out) - 1 ?
-	    NULL : out);
+	ck_assert_ptr_null(
+	    strchr(out, '\n') == out + strlen(out) - 1 ? NULL : out);
 	testutil_server_stop(&server);
 }
 END_TEST
@@ -353,10 +353,10 @@ END_TEST
 START_TEST(test_program_usage)
 {
 	static char out[8192];
-	const char *help[] = { "--help", NULL };
-	const char *version[] = { "--version", NULL };
-	const char *bad[] = { "-s", "10", NULL };
-	const char *many[] = { "-c", "999999", NULL };
+	const char *help[] = {"--help", NULL};
+	const char *version[] = {"--version", NULL};
+	const char *bad[] = {"-s", "10", NULL};
+	const char *many[] = {"-c", "999999", NULL};
 
 	ck_assert_int_eq(run_program(help, out, sizeof(out)), 0);
 	ck_assert_ptr_nonnull(strstr(out, "--in-flight"));

@@ -33,11 +33,11 @@
 struct harness {
 	struct client_options opts;
 	char port[16];
-	int in_w, out_r, err_r;    /* our ends */
-	int in_r, out_w, err_w;    /* the client's ends */
+	int in_w, out_r, err_r; /* our ends */
+	int in_r, out_w, err_w; /* the client's ends */
 	pthread_t thread;
 	int status;
-	char *out;                 /* everything it wrote, T_OUT_MAX bytes */
+	char *out; /* everything it wrote, T_OUT_MAX bytes */
 	size_t out_len;
 	char err[4096];
 };
@@ -101,11 +101,12 @@ harness_read_all(int fd, char *buf, size_t cap, int timeout_ms)
 	size_t got = 0;
 
 	while (got < cap) {
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
 		int rc = poll(&pfd, 1, clock_ms_until(deadline));
 		if (rc == 0)
 			ck_abort_msg("no end of output within %d ms (%zu "
-			    "bytes so far)", timeout_ms, got);
+			             "bytes so far)",
+			    timeout_ms, got);
 		if (rc == -1 && errno == EINTR)
 			continue;
 		ssize_t n = io_read_some(fd, buf + got, cap - got);
@@ -125,8 +126,8 @@ harness_finish(struct harness *h)
 	if (h->in_w >= 0)
 		close(h->in_w);
 	h->in_w = -1;
-	h->out_len = harness_read_all(h->out_r, h->out, T_OUT_MAX, T_WAIT_MS *
-	    2);
+	h->out_len =
+	    harness_read_all(h->out_r, h->out, T_OUT_MAX, T_WAIT_MS * 2);
 	h->out[h->out_len] = '\0';
 	n = harness_read_all(h->err_r, h->err, sizeof(h->err) - 1, T_WAIT_MS);
 	h->err[n] = '\0';
@@ -158,14 +159,14 @@ struct script_server {
 	int listen_fd, port;
 	pthread_t thread;
 	script_fn script;
-	const char *reply;   /* what the script sends, where it sends one */
+	const char *reply; /* what the script sends, where it sends one */
 	size_t reply_len;
-	char got[65536];     /* what the client sent, in order */
+	char got[65536]; /* what the client sent, in order */
 	size_t got_len;
-	char msgs[8][64];    /* raw: each recv() apart */
+	char msgs[8][64]; /* raw: each recv() apart */
 	int nmsgs;
-	int saw_eof;         /* the client half-closed */
-	int release[2];      /* script_hold_open: written to let go */
+	int saw_eof; /* the client half-closed */
+	int release[2]; /* script_hold_open: written to let go */
 };
 
 static void *
@@ -195,8 +196,8 @@ script_server_start(struct script_server *s, script_fn script,
 	s->listen_fd = net_listen("127.0.0.1", "0", 4, &gai);
 	ck_assert_int_ge(s->listen_fd, 0);
 	s->port = net_local_port(s->listen_fd);
-	ck_assert_int_eq(pthread_create(&s->thread, NULL, script_server_main,
-	    s), 0);
+	ck_assert_int_eq(
+	    pthread_create(&s->thread, NULL, script_server_main, s), 0);
 }
 
 /* Waits for the script to end (the test's timeout bounds it). */
@@ -222,8 +223,8 @@ script_read_to_eof(struct script_server *s, int fd)
 {
 	ssize_t n;
 
-	while ((n = io_read_some(fd, s->got + s->got_len,
-	    sizeof(s->got) - s->got_len)) > 0)
+	while ((n = io_read_some(
+	            fd, s->got + s->got_len, sizeof(s->got) - s->got_len)) > 0)
 		s->got_len += (size_t)n;
 	s->saw_eof = n == 0;
 }
@@ -283,8 +284,8 @@ script_seed_chat(struct script_server *s, int fd)
 	char buf[64];
 	ssize_t n;
 
-	while (s->nmsgs < 8 && (n = io_read_some(fd, buf, sizeof(buf) - 1)) >
-	    0) {
+	while (
+	    s->nmsgs < 8 && (n = io_read_some(fd, buf, sizeof(buf) - 1)) > 0) {
 		buf[n] = '\0';
 		snprintf(s->msgs[s->nmsgs++], sizeof(s->msgs[0]), "%s", buf);
 		if (strcmp(buf, "q") == 0)
@@ -297,7 +298,7 @@ script_seed_chat(struct script_server *s, int fd)
 static void
 script_reset_mid_reply(struct script_server *s, int fd)
 {
-	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 	(void)io_read_some(fd, s->got, sizeof(s->got));
 	io_write_full(fd, s->reply, s->reply_len);
@@ -357,8 +358,7 @@ START_TEST(test_one_shot_unterminated_reply_ends_on_pause)
 	uint64_t start;
 
 	/* The server keeps the connection: only the pause ends the reply. */
-	script_server_start(&srv, script_send_then_drain, reply,
-	    strlen(reply));
+	script_server_start(&srv, script_send_then_drain, reply, strlen(reply));
 	harness_init(&h, srv.port);
 	h.opts.mode = CLIENT_ONE_SHOT;
 	h.opts.message = "x";
@@ -428,7 +428,7 @@ START_TEST(test_scripted_large_binary_no_deadlock)
 	testutil_server_start(&srv, TESTUTIL_ECHO);
 	harness_init(&h, srv.port);
 	harness_start(&h, -1, -1);
-	f = (struct feeder){ .fd = h.in_w, .buf = input, .len = len };
+	f = (struct feeder){.fd = h.in_w, .buf = input, .len = len};
 	h.in_w = -1;
 	ck_assert_int_eq(pthread_create(&t, NULL, feeder_main, &f), 0);
 	ck_assert_int_eq(harness_finish(&h), CLIENT_EXIT_OK);
@@ -441,7 +441,8 @@ START_TEST(test_scripted_large_binary_no_deadlock)
 }
 END_TEST
 
-/* ---- half-close ----------------------------------------------------------- */
+/* ---- half-close -----------------------------------------------------------
+ */
 
 /*
  * Sends input in the given mode, then ends it: the server must see end
@@ -455,8 +456,7 @@ check_late_answer_after_eof(enum client_mode mode, const char *input)
 	struct script_server srv;
 	struct harness h;
 
-	script_server_start(&srv, script_answer_after_eof, late,
-	    strlen(late));
+	script_server_start(&srv, script_answer_after_eof, late, strlen(late));
 	harness_init(&h, srv.port);
 	h.opts.mode = mode;
 	harness_start(&h, -1, -1);
@@ -647,15 +647,18 @@ START_TEST(test_one_shot_closed_without_reply)
 	h.opts.message = "hello";
 	harness_start(&h, -1, -1);
 	ck_assert_int_eq(harness_finish(&h), CLIENT_EXIT_ERROR);
-	snprintf(expect, sizeof(expect), "tcpchat: 127.0.0.1:%d closed the "
-	    "connection without a reply\n", srv.port);
+	snprintf(expect, sizeof(expect),
+	    "tcpchat: 127.0.0.1:%d closed the "
+	    "connection without a reply\n",
+	    srv.port);
 	ck_assert_str_eq(h.err, expect);
 	script_server_join(&srv);
 	harness_free(&h);
 }
 END_TEST
 
-/* ---- the server ending mid-reply ------------------------------------------ */
+/* ---- the server ending mid-reply ------------------------------------------
+ */
 
 START_TEST(test_server_closes_mid_reply)
 {
@@ -714,8 +717,7 @@ START_TEST(test_interactive_q_ends)
 	harness_start(&h, -1, -1);
 	harness_input(&h, "ping\n");
 	/* The answer arrives while input stays open. */
-	ck_assert_uint_eq(testutil_read_exact(h.out_r, h.out, 5, T_WAIT_MS),
-	    5);
+	ck_assert_uint_eq(testutil_read_exact(h.out_r, h.out, 5, T_WAIT_MS), 5);
 	ck_assert(memcmp(h.out, "pong\n", 5) == 0);
 	harness_input(&h, "q\nnot sent\n");
 	/* Ends without our end of file: harness_finish would close it. */
@@ -786,19 +788,17 @@ END_TEST
 
 /* ---- what reaches the user's output -------------------------------------- */
 
-static const char hostile[] =
-    "plain 你好\n"
-    "\x1b[2J\x1b]0;owned\x07red\r\n"
-    "nul\0byte\x7f\xff\xfe\n"
-    "tail";
+static const char hostile[] = "plain 你好\n"
+                              "\x1b[2J\x1b]0;owned\x07red\r\n"
+                              "nul\0byte\x7f\xff\xfe\n"
+                              "tail";
 
 START_TEST(test_escaped_on_a_tty)
 {
-	static const char expect[] =
-	    "plain 你好\n"
-	    "\\x1b[2J\\x1b]0;owned\\x07red\n"
-	    "nul\\x00byte\\x7f\\xff\\xfe\n"
-	    "tail\n";
+	static const char expect[] = "plain 你好\n"
+	                             "\\x1b[2J\\x1b]0;owned\\x07red\n"
+	                             "nul\\x00byte\\x7f\\xff\\xfe\n"
+	                             "tail\n";
 	struct script_server srv;
 	struct harness h;
 	struct termios tio;
@@ -811,8 +811,8 @@ START_TEST(test_escaped_on_a_tty)
 	ck_assert_int_eq(tcsetattr(slave, TCSANOW, &tio), 0);
 	ck_assert_int_eq(isatty(slave), 1);
 
-	script_server_start(&srv, script_reply_once, hostile,
-	    sizeof(hostile) - 1);
+	script_server_start(
+	    &srv, script_reply_once, hostile, sizeof(hostile) - 1);
 	harness_init(&h, srv.port);
 	h.opts.escape_output = isatty(slave);
 	harness_start(&h, slave, master);
@@ -831,8 +831,8 @@ START_TEST(test_raw_bytes_to_a_pipe)
 	struct script_server srv;
 	struct harness h;
 
-	script_server_start(&srv, script_reply_once, hostile,
-	    sizeof(hostile) - 1);
+	script_server_start(
+	    &srv, script_reply_once, hostile, sizeof(hostile) - 1);
 	harness_init(&h, srv.port);
 	h.opts.escape_output = 0;
 	harness_start(&h, -1, -1);

@@ -49,8 +49,12 @@ END_TEST
 START_TEST(test_c1_controls)
 {
 	/* The raw byte 0x9b is invalid UTF-8; U+009B encoded is a C1 CSI. */
-	EXPECT("\x9b" "2J", "\\x9b2J");
-	EXPECT("\xc2\x9b" "2J", "\\u009b2J");
+	EXPECT("\x9b"
+	       "2J",
+	    "\\x9b2J");
+	EXPECT("\xc2\x9b"
+	       "2J",
+	    "\\u009b2J");
 	EXPECT("\xc2\x85", "\\u0085");
 	/* Bidi overrides and separators, invisible but harmful. */
 	EXPECT("\xe2\x80\xae", "\\u202e");
@@ -60,10 +64,10 @@ END_TEST
 
 START_TEST(test_invalid_utf8)
 {
-	EXPECT("\xc0\xaf", "\\xc0\\xaf");		/* overlong '/' */
-	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80");	/* surrogate */
-	EXPECT("\x80", "\\x80");			/* lone continuation */
-	EXPECT("\xe2\x82", "\\xe2\\x82");		/* truncated */
+	EXPECT("\xc0\xaf", "\\xc0\\xaf"); /* overlong '/' */
+	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80"); /* surrogate */
+	EXPECT("\x80", "\\x80"); /* lone continuation */
+	EXPECT("\xe2\x82", "\\xe2\\x82"); /* truncated */
 	EXPECT("\xe2\x82x", "\\xe2\\x82x");
 	EXPECT("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* > U+10FFFF */
 	EXPECT("\xff\xfe", "\\xff\\xfe");

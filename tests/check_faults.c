@@ -27,10 +27,10 @@
 
 /* ---- pthread_create, interposed ------------------------------------ */
 
-int __real_pthread_create(pthread_t *, const pthread_attr_t *,
-    void *(*)(void *), void *);
-int __wrap_pthread_create(pthread_t *, const pthread_attr_t *,
-    void *(*)(void *), void *);
+int __real_pthread_create(
+    pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+int __wrap_pthread_create(
+    pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 static atomic_int faults_fail_threads;
 
@@ -48,8 +48,8 @@ __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
 struct faults_server {
 	struct server_config cfg;
 	pthread_t thread;
-	int console_in;		/* we write the operator's lines here */
-	int console_out;	/* and read the console from here */
+	int console_in; /* we write the operator's lines here */
+	int console_out; /* and read the console from here */
 	int port;
 	int status;
 	char line[4096];
@@ -79,10 +79,10 @@ faults_server_start(struct faults_server *fs, enum server_mode mode)
 	fs->cfg.console_out_fd = out[1];
 	fs->console_in = in[1];
 	fs->console_out = out[0];
-	ck_assert_int_eq(pthread_create(&fs->thread, NULL, faults_server_main,
-	    fs), 0);
+	ck_assert_int_eq(
+	    pthread_create(&fs->thread, NULL, faults_server_main, fs), 0);
 	ck_assert_msg(testutil_wait_line(fs->console_out, "listening on",
-	    fs->line, sizeof(fs->line), testutil_wait_ms(5000)),
+	                  fs->line, sizeof(fs->line), testutil_wait_ms(5000)),
 	    "server did not start");
 	fs->port = atoi(strrchr(fs->line, ':') + 1);
 	ck_assert_int_gt(fs->port, 0);
@@ -102,7 +102,7 @@ static void
 faults_expect(struct faults_server *fs, const char *needle)
 {
 	ck_assert_msg(testutil_wait_line(fs->console_out, needle, fs->line,
-	    sizeof(fs->line), testutil_wait_ms(5000)),
+	                  sizeof(fs->line), testutil_wait_ms(5000)),
 	    "console never said \"%s\"", needle);
 }
 
@@ -115,18 +115,6 @@ faults_server_stop(struct faults_server *fs)
 	ck_assert_int_eq(fs->status, 0);
 }
 
-static void
-faults_read_exact(int fd, const char *expect)
-{
-	char buf[512];
-	size_t len = strlen(expect);
-	size_t got = testutil_read_exact(fd, buf, len, testutil_wait_ms(5000));
-
-	buf[got] = '\0';
-	ck_assert_msg(got == len && memcmp(buf, expect, len) == 0,
-	    "expected \"%s\", got \"%s\"", expect, buf);
-}
-
 START_TEST(test_thread_creation_fails)
 {
 	struct faults_server fs;
@@ -134,10 +122,10 @@ START_TEST(test_thread_creation_fails)
 	faults_server_start(&fs, SERVER_CHAT);
 	atomic_store(&faults_fail_threads, 1);
 	int refused = testutil_connect(fs.port);
-	faults_read_exact(refused, "tcpchatd: error: cannot serve more "
+	testutil_expect_str(refused,
+	    "tcpchatd: error: cannot serve more "
 	    "clients now, try again later\n");
-	ck_assert_int_eq(testutil_wait_eof(refused, testutil_wait_ms(5000)),
-	    1);
+	ck_assert_int_eq(testutil_wait_eof(refused, testutil_wait_ms(5000)), 1);
 	close(refused);
 	faults_expect(&fs, "refused: cannot start a thread");
 	atomic_store(&faults_fail_threads, 0);
@@ -151,7 +139,7 @@ START_TEST(test_thread_creation_fails)
 	faults_expect(&fs, "client");
 	ck_assert_str_eq(fs.line, "1 client online");
 	io_write_full(fs.console_in, "reply\n", 6);
-	faults_read_exact(ok, "reply\n");
+	testutil_expect_str(ok, "reply\n");
 	close(ok);
 	faults_expect(&fs, "disconnected: closed (0 online)");
 	faults_server_stop(&fs);
@@ -161,14 +149,14 @@ END_TEST
 START_TEST(test_out_of_descriptors)
 {
 	struct faults_server fs;
-	struct rlimit rl = { 64, 64 };
+	struct rlimit rl = {64, 64};
 	int fillers[64], nfill = 0;
 
 	/* A small table that cannot be raised again. */
 	ck_assert_int_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
 	faults_server_start(&fs, SERVER_ECHO);
-	while (nfill < 64 && (fillers[nfill] = open("/dev/null",
-	    O_RDONLY | O_CLOEXEC)) != -1)
+	while (nfill < 64 &&
+	    (fillers[nfill] = open("/dev/null", O_RDONLY | O_CLOEXEC)) != -1)
 		nfill++;
 	ck_assert_int_eq(errno, EMFILE);
 
@@ -177,18 +165,19 @@ START_TEST(test_out_of_descriptors)
 	struct timespec cpu0, cpu1;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu0);
 	int turned_away = testutil_connect(fs.port);
-	faults_read_exact(turned_away, "tcpchatd: server busy (out of "
+	testutil_expect_str(turned_away,
+	    "tcpchatd: server busy (out of "
 	    "descriptors), try again later\n");
-	ck_assert_int_eq(testutil_wait_eof(turned_away,
-	    testutil_wait_ms(5000)), 1);
+	ck_assert_int_eq(
+	    testutil_wait_eof(turned_away, testutil_wait_ms(5000)), 1);
 	faults_expect(&fs, "out of file descriptors");
 	/* Half a second with the table full: no busy loop in accept. */
 	poll(NULL, 0, 500);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu1);
 	double cpu = (double)(cpu1.tv_sec - cpu0.tv_sec) +
 	    (double)(cpu1.tv_nsec - cpu0.tv_nsec) / 1e9;
-	ck_assert_msg(cpu < 0.25, "%.3f s of CPU while out of descriptors",
-	    cpu);
+	ck_assert_msg(
+	    cpu < 0.25, "%.3f s of CPU while out of descriptors", cpu);
 	close(turned_away);
 
 	/* Descriptors free again: service resumes. */
@@ -196,7 +185,7 @@ START_TEST(test_out_of_descriptors)
 		close(fillers[--nfill]);
 	int served = testutil_connect(fs.port);
 	testutil_send_str(served, "back\n");
-	faults_read_exact(served, "back\n");
+	testutil_expect_str(served, "back\n");
 	close(served);
 	faults_server_stop(&fs);
 }

@@ -18,8 +18,8 @@ struct framing_log {
 
 /* Feeds all of in[0..len), collecting complete messages. */
 static void
-framing_feed(struct framing *f, const char *in, size_t len,
-    struct framing_log *log)
+framing_feed(
+    struct framing *f, const char *in, size_t len, struct framing_log *log)
 {
 	const char *msg;
 	size_t msglen;
@@ -41,7 +41,7 @@ framing_feed(struct framing *f, const char *in, size_t len,
 START_TEST(test_lines_and_empty_lines)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 
 	framing_init(&f, 100);
 	FEED(&f, "hello\n\nworld\n", &log);
@@ -59,7 +59,7 @@ END_TEST
 START_TEST(test_crlf_split_across_reads)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 
 	framing_init(&f, 100);
 	FEED(&f, "abc\r", &log);
@@ -88,7 +88,7 @@ END_TEST
 START_TEST(test_message_across_many_reads)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 	const char *line = "a long line that arrives one byte at a time\n";
 
 	framing_init(&f, 100);
@@ -104,7 +104,7 @@ END_TEST
 START_TEST(test_nul_bytes_kept)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 
 	framing_init(&f, 100);
 	framing_feed(&f, "a\0b", 3, &log);
@@ -121,7 +121,7 @@ END_TEST
 START_TEST(test_exactly_max)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 	char line[12];
 
 	memset(line, 'x', 10);
@@ -146,7 +146,7 @@ END_TEST
 START_TEST(test_max_plus_one)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 	char line[12];
 
 	memset(line, 'x', 11);
@@ -186,8 +186,8 @@ START_TEST(test_too_long_takes_no_input)
 	size_t len = strlen(in), msglen;
 
 	framing_init(&f, 4);
-	ck_assert_int_eq(framing_push(&f, &in, &len, &msg, &msglen),
-	    FRAMING_TOO_LONG);
+	ck_assert_int_eq(
+	    framing_push(&f, &in, &len, &msg, &msglen), FRAMING_TOO_LONG);
 	ck_assert_uint_eq(len, 13);
 	framing_free(&f);
 }
@@ -200,15 +200,15 @@ END_TEST
 START_TEST(test_empty_push_after_held_cr)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 	const char before[] = "x", *in = before + 1, *msg;
 	size_t len = 0, msglen;
 
 	framing_init(&f, 3);
 	FEED(&f, "abc\r", &log);
 	ck_assert_int_eq(log.result, FRAMING_INCOMPLETE);
-	ck_assert_int_eq(framing_push(&f, &in, &len, &msg, &msglen),
-	    FRAMING_INCOMPLETE);
+	ck_assert_int_eq(
+	    framing_push(&f, &in, &len, &msg, &msglen), FRAMING_INCOMPLETE);
 	FEED(&f, "\n", &log);
 	ck_assert_int_eq(log.count, 1);
 	ck_assert_uint_eq(log.lens[0], 3);
@@ -221,7 +221,7 @@ END_TEST
 START_TEST(test_max_size_max)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 
 	framing_init(&f, SIZE_MAX);
 	FEED(&f, "no end yet", &log);
@@ -237,7 +237,7 @@ END_TEST
 START_TEST(test_flush_unterminated)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 	const char *msg;
 	size_t len;
 
@@ -266,7 +266,7 @@ END_TEST
 START_TEST(test_flush_never_splits_utf8)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 	const char *msg;
 	size_t len;
 	/* "你好" is e4 bd a0 e5 a5 bd; send it cut inside the second. */
@@ -309,7 +309,7 @@ END_TEST
 START_TEST(test_utf8_split_across_reads_in_lines)
 {
 	struct framing f;
-	struct framing_log log = { 0 };
+	struct framing_log log = {0};
 
 	framing_init(&f, 100);
 	framing_feed(&f, "\xe4\xbd", 2, &log);

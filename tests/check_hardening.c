@@ -44,19 +44,19 @@ static void
 hard_expect(struct hard *h, const char *needle)
 {
 	ck_assert_msg(testutil_wait_line(h->proc.out_fd, needle, h->line,
-	    sizeof(h->line), testutil_wait_ms(5000)),
+	                  sizeof(h->line), testutil_wait_ms(5000)),
 	    "console never said \"%s\"", needle);
 }
 
 static void
 hard_stop(struct hard *h)
 {
-	int status = testutil_proc_stop(&h->proc, SIGTERM,
-	    testutil_wait_ms(10000));
+	int status =
+	    testutil_proc_stop(&h->proc, SIGTERM, testutil_wait_ms(10000));
 
-	ck_assert_msg(status != -1 && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 0, "tcpchatd did not exit cleanly: %d",
-	    status);
+	ck_assert_msg(
+	    status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "tcpchatd did not exit cleanly: %d", status);
 }
 
 /* Connects and waits until the console shows the connection. */
@@ -67,20 +67,6 @@ hard_join(struct hard *h)
 
 	hard_expect(h, "connected (");
 	return fd;
-}
-
-/* Reads exactly the text expected, within the usual wait. */
-static void
-hard_read_exact(int fd, const char *expect)
-{
-	char buf[LINE_MAX_LEN];
-	size_t len = strlen(expect);
-
-	ck_assert_uint_lt(len, sizeof(buf));
-	size_t got = testutil_read_exact(fd, buf, len, testutil_wait_ms(5000));
-	buf[got] = '\0';
-	ck_assert_msg(got == len && memcmp(buf, expect, len) == 0,
-	    "expected \"%s\", got \"%s\"", expect, buf);
 }
 
 /* Counts entries of a /proc directory of the server. */
@@ -121,7 +107,7 @@ hard_count_threads(pid_t pid)
 static void
 hard_reset(int fd)
 {
-	struct linger lg = { 1, 0 };
+	struct linger lg = {1, 0};
 
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
@@ -129,13 +115,13 @@ hard_reset(int fd)
 
 START_TEST(test_server_full_then_room_again)
 {
-	const char *extra[] = { "--max-clients", "2", NULL };
+	const char *extra[] = {"--max-clients", "2", NULL};
 	struct hard h;
 
 	hard_start(&h, "echo", extra);
 	int a = hard_join(&h), b = hard_join(&h);
 	int c = testutil_connect(h.port);
-	hard_read_exact(c, "tcpchatd: server full (2 clients)\n");
+	testutil_expect_str(c, "tcpchatd: server full (2 clients)\n");
 	ck_assert_int_eq(testutil_wait_eof(c, testutil_wait_ms(5000)), 1);
 	close(c);
 	hard_expect(&h, "refused: server full");
@@ -144,7 +130,7 @@ START_TEST(test_server_full_then_room_again)
 	hard_expect(&h, "disconnected: closed (1 online)");
 	c = hard_join(&h);
 	testutil_send_str(c, "ping\n");
-	hard_read_exact(c, "ping\n");
+	testutil_expect_str(c, "ping\n");
 	close(b);
 	close(c);
 	hard_stop(&h);
@@ -153,15 +139,15 @@ END_TEST
 
 START_TEST(test_access_denied_reads_nothing)
 {
-	const char *extra[] = { "--deny", "127.0.0.0/8", "--log",
-		"/dev/null", NULL };
+	const char *extra[] = {
+	    "--deny", "127.0.0.0/8", "--log", "/dev/null", NULL};
 	struct hard h;
 	char buf[256];
 
 	hard_start(&h, "chat", extra);
 	int c = testutil_connect(h.port);
 	testutil_send_str(c, "secret\n");
-	hard_read_exact(c, "tcpchatd: access denied\n");
+	testutil_expect_str(c, "tcpchatd: access denied\n");
 	ck_assert_int_eq(testutil_wait_eof(c, testutil_wait_ms(5000)), 1);
 	close(c);
 	hard_expect(&h, "refused: access denied");
@@ -173,27 +159,27 @@ START_TEST(test_access_denied_reads_nothing)
 	(void)buf;
 	h.proc.in_fd = -1;
 	kill(h.proc.pid, SIGTERM);
-	ck_assert_int_ne(testutil_proc_wait(&h.proc, testutil_wait_ms(10000)),
-	    -1);
+	ck_assert_int_ne(
+	    testutil_proc_wait(&h.proc, testutil_wait_ms(10000)), -1);
 }
 END_TEST
 
 START_TEST(test_allow_list_admits_only_listed)
 {
-	const char *extra[] = { "--allow", "10.0.0.0/8", NULL };
-	const char *extra2[] = { "--allow", "10.0.0.0/8", "--allow",
-		"127.0.0.1/32", "--deny", "127.0.0.1", NULL };
+	const char *extra[] = {"--allow", "10.0.0.0/8", NULL};
+	const char *extra2[] = {"--allow", "10.0.0.0/8", "--allow",
+	    "127.0.0.1/32", "--deny", "127.0.0.1", NULL};
 	struct hard h;
 
 	hard_start(&h, "echo", extra);
 	int c = testutil_connect(h.port);
-	hard_read_exact(c, "tcpchatd: access denied\n");
+	testutil_expect_str(c, "tcpchatd: access denied\n");
 	close(c);
 	hard_stop(&h);
 	/* Deny wins over allow. */
 	hard_start(&h, "echo", extra2);
 	c = testutil_connect(h.port);
-	hard_read_exact(c, "tcpchatd: access denied\n");
+	testutil_expect_str(c, "tcpchatd: access denied\n");
 	close(c);
 	hard_stop(&h);
 }
@@ -201,20 +187,21 @@ END_TEST
 
 START_TEST(test_max_per_ip)
 {
-	const char *extra[] = { "--max-per-ip", "2", NULL };
+	const char *extra[] = {"--max-per-ip", "2", NULL};
 	struct hard h;
 
 	hard_start(&h, "echo", extra);
 	int a = hard_join(&h), b = hard_join(&h);
 	int c = testutil_connect(h.port);
-	hard_read_exact(c, "tcpchatd: too many connections from your "
+	testutil_expect_str(c,
+	    "tcpchatd: too many connections from your "
 	    "address (max 2)\n");
 	close(c);
 	close(a);
 	hard_expect(&h, "disconnected: closed");
 	c = hard_join(&h);
 	testutil_send_str(c, "x\n");
-	hard_read_exact(c, "x\n");
+	testutil_expect_str(c, "x\n");
 	close(b);
 	close(c);
 	hard_stop(&h);
@@ -223,7 +210,7 @@ END_TEST
 
 START_TEST(test_idle_timeout_closes_only_the_idle)
 {
-	const char *extra[] = { "--idle-timeout", "2", NULL };
+	const char *extra[] = {"--idle-timeout", "2", NULL};
 	struct hard h;
 	int timed_out = 0;
 
@@ -233,21 +220,21 @@ START_TEST(test_idle_timeout_closes_only_the_idle)
 	/* The busy one talks every 100 ms until the idle one is let go. */
 	for (int i = 0; i < 200 && !timed_out; i++) {
 		testutil_send_str(busy, "tick\n");
-		hard_read_exact(busy, "tick\n");
+		testutil_expect_str(busy, "tick\n");
 		poll(NULL, 0, 100); /* the pace of the busy client */
 		timed_out = !testutil_nothing_arrives(idle, 0);
 	}
 	ck_assert_msg(timed_out, "the idle client was never closed");
 	ck_assert_uint_ge(clock_now_ms() - start, 1900);
-	hard_read_exact(idle, "tcpchatd: idle timeout, closing\n");
+	testutil_expect_str(idle, "tcpchatd: idle timeout, closing\n");
 	ck_assert_int_eq(testutil_wait_eof(idle, testutil_wait_ms(5000)), 1);
 	hard_expect(&h, "disconnected: idle timeout");
 	testutil_send_str(busy, "still here\n");
-	hard_read_exact(busy, "still here\n");
+	testutil_expect_str(busy, "still here\n");
 	/* The server itself goes on accepting. */
 	int late = testutil_connect(h.port);
 	testutil_send_str(late, "late\n");
-	hard_read_exact(late, "late\n");
+	testutil_expect_str(late, "late\n");
 	close(idle);
 	close(busy);
 	close(late);
@@ -280,17 +267,20 @@ hard_trickle(int port)
 		last = now;
 		closed = !testutil_nothing_arrives(fd, 0);
 	}
-	size_t got = testutil_read_until(fd, buf, sizeof(buf), "\n",
-	    testutil_wait_ms(5000));
+	size_t got = testutil_read_until(
+	    fd, buf, sizeof(buf), "\n", testutil_wait_ms(5000));
 	close(fd);
-	ck_assert_msg(got > 0 && strstr(buf, "tcpchatd: error: line not "
-	    "completed in time\n") != NULL, "got \"%s\"", buf);
+	ck_assert_msg(got > 0 &&
+	        strstr(buf,
+	            "tcpchatd: error: line not "
+	            "completed in time\n") != NULL,
+	    "got \"%s\"", buf);
 	return 1;
 }
 
 START_TEST(test_slowloris_line_deadline)
 {
-	const char *extra[] = { "--line-timeout", "1", NULL };
+	const char *extra[] = {"--line-timeout", "1", NULL};
 	struct hard h;
 	int done = 0;
 
@@ -302,7 +292,7 @@ START_TEST(test_slowloris_line_deadline)
 	hard_expect(&h, "disconnected: line timeout");
 	/* The other client was served all along. */
 	io_write_full(h.proc.in_fd, "/msg 1 hello\n", 13);
-	hard_read_exact(other, "hello\n");
+	testutil_expect_str(other, "hello\n");
 	close(other);
 	hard_stop(&h);
 }
@@ -316,7 +306,7 @@ END_TEST
 START_TEST(test_reader_that_never_reads)
 {
 	/* Room for a few lines: one that reads is never dropped. */
-	const char *extra[] = { "--max-queue", "262144", NULL };
+	const char *extra[] = {"--max-queue", "262144", NULL};
 	enum { TEXT = 60000, ROUNDS = 200 };
 	struct hard h;
 	char *cmd = malloc(TEXT + 7), *got = malloc(TEXT + 1);
@@ -334,10 +324,11 @@ START_TEST(test_reader_that_never_reads)
 	cmd[5 + TEXT] = '\n';
 	uint64_t start = clock_now_ms();
 	for (int i = 0; i < ROUNDS; i++) {
-		ck_assert_int_eq(io_write_full(h.proc.in_fd, cmd, TEXT + 6),
-		    TEXT + 6);
+		ck_assert_int_eq(
+		    io_write_full(h.proc.in_fd, cmd, TEXT + 6), TEXT + 6);
 		ck_assert_uint_eq(testutil_read_exact(reader, got, TEXT + 1,
-		    testutil_wait_ms(5000)), TEXT + 1);
+		                      testutil_wait_ms(5000)),
+		    TEXT + 1);
 		ck_assert_mem_eq(got, cmd + 5, TEXT + 1);
 	}
 	uint64_t took = clock_now_ms() - start;
@@ -346,7 +337,7 @@ START_TEST(test_reader_that_never_reads)
 	/* The console said whom it could not reach, and dropped it. */
 	for (int i = 0; i < 5000 && !dropped; i++) {
 		if (testutil_read_line(h.proc.out_fd, h.line, sizeof(h.line),
-		    testutil_wait_ms(5000)) < 0)
+		        testutil_wait_ms(5000)) < 0)
 			break;
 		dropped = strncmp(h.line, "#1 ", 3) == 0 &&
 		    strstr(h.line, "not delivered") != NULL;
@@ -379,7 +370,7 @@ START_TEST(test_reset_while_operator_sends)
 	hard_expect(&h, "no such client #1");
 	io_write_full(h.proc.in_fd, "/msg 2 marker\n", 14);
 	/* The first bytes #2 sees are its own message: nothing leaked. */
-	hard_read_exact(other, "marker\n");
+	testutil_expect_str(other, "marker\n");
 	close(other);
 	hard_stop(&h);
 }
@@ -446,7 +437,8 @@ hard_load_main(void *arg)
 		for (int i = 0; i < 20; i++) {
 			int n = snprintf(out, sizeof(out), "%d:%d\n", i, m);
 			if (testutil_read_exact(fds[i], in, (size_t)n, 5000) !=
-			    (size_t)n || memcmp(in, out, (size_t)n) != 0)
+			        (size_t)n ||
+			    memcmp(in, out, (size_t)n) != 0)
 				l->ok = 0;
 		}
 	}
@@ -459,9 +451,9 @@ START_TEST(test_signals_during_load)
 	struct hard h;
 	struct hard_load load;
 	pthread_t t;
-	const int sigs[] = { SIGUSR1, SIGWINCH, SIGCHLD, SIGCONT, SIGURG };
+	const int sigs[] = {SIGUSR1, SIGWINCH, SIGCHLD, SIGCONT, SIGURG};
 
-	hard_start(&h, "echo", (const char *const[]){ "-q", NULL });
+	hard_start(&h, "echo", (const char *const[]){"-q", NULL});
 	load.port = h.port;
 	ck_assert_int_eq(pthread_create(&t, NULL, hard_load_main, &load), 0);
 	for (int i = 0; i < 500; i++) {
@@ -485,18 +477,18 @@ START_TEST(test_restart_on_same_port)
 	testutil_connect_many(h.port, 5, fds);
 	for (int i = 0; i < 5; i++) {
 		testutil_send_str(fds[i], "x\n");
-		hard_read_exact(fds[i], "x\n");
+		testutil_expect_str(fds[i], "x\n");
 	}
 	hard_stop(&h); /* it closes first: its side is in TIME_WAIT */
 	testutil_close_many(5, fds);
 	snprintf(port, sizeof(port), "%d", h.port);
-	const char *argv[] = { testutil_program("tcpchatd"), "-m", "echo",
-		"-p", port, NULL };
+	const char *argv[] = {
+	    testutil_program("tcpchatd"), "-m", "echo", "-p", port, NULL};
 	testutil_spawn(&h.proc, (char *const *)argv);
 	hard_expect(&h, "listening on 127.0.0.1:");
 	int c = testutil_connect(h.port);
 	testutil_send_str(c, "again\n");
-	hard_read_exact(c, "again\n");
+	testutil_expect_str(c, "again\n");
 	close(c);
 	hard_stop(&h);
 }
@@ -506,18 +498,20 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 {
 	char path[] = "/tmp/check_hardening_logXXXXXX";
 	int logfd = mkstemp(path);
-	const char *extra[] = { "--log", path, NULL };
+	const char *extra[] = {"--log", path, NULL};
 	struct hard h;
 	char buf[512];
 
 	ck_assert_int_ge(logfd, 0);
 	hard_start(&h, "room", extra);
 	int a = hard_join(&h), b = hard_join(&h);
-	hard_read_exact(a, "tcpchatd: #2 joined (2 online)\n");
-	const char evil[] = "\x1b]0;owned\x07\x1b[2J\x9b" "2J\rfake\0nul "
-	    "\xe4\xbd\xa0\xe5\xa5\xbd\n";
+	testutil_expect_str(a, "tcpchatd: #2 joined (2 online)\n");
+	const char evil[] = "\x1b]0;owned\x07\x1b[2J\x9b"
+	                    "2J\rfake\0nul "
+	                    "\xe4\xbd\xa0\xe5\xa5\xbd\n";
 	io_write_full(a, evil, sizeof(evil) - 1);
-	hard_read_exact(b, "#1: \\x1b]0;owned\\x07\\x1b[2J\\x9b2J\\rfake"
+	testutil_expect_str(b,
+	    "#1: \\x1b]0;owned\\x07\\x1b[2J\\x9b2J\\rfake"
 	    "\\x00nul \xe4\xbd\xa0\xe5\xa5\xbd\n");
 	hard_expect(&h, "#1 127.0.0.1");
 	ck_assert_ptr_nonnull(strstr(h.line, "\\x1b]0;owned\\x07"));
@@ -529,9 +523,9 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	buf[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(buf, " in: \\x1b]0;owned"));
 	for (ssize_t i = 0; i < n; i++)
-		ck_assert_msg(buf[i] == '\n' || ((unsigned char)buf[i] >= 0x20
-		    && buf[i] != 0x7f), "raw byte 0x%02x in the transcript",
-		    (unsigned char)buf[i]);
+		ck_assert_msg(buf[i] == '\n' ||
+		        ((unsigned char)buf[i] >= 0x20 && buf[i] != 0x7f),
+		    "raw byte 0x%02x in the transcript", (unsigned char)buf[i]);
 	close(logfd);
 	unlink(path);
 }
@@ -553,8 +547,9 @@ hard_server_timer(int server_port, int client_port)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		unsigned lport, rport, state, tr;
 		if (sscanf(line, " %*d: %*x:%x %*x:%x %x %*x:%*x %x", &lport,
-		    &rport, &state, &tr) == 4 && lport == (unsigned)server_port
-		    && rport == (unsigned)client_port)
+		        &rport, &state, &tr) == 4 &&
+		    lport == (unsigned)server_port &&
+		    rport == (unsigned)client_port)
 			timer = (int)tr;
 	}
 	fclose(f);

@@ -41,8 +41,9 @@ exact_percentile(const uint64_t *sorted, size_t n, double p)
 static void
 assert_close(uint64_t got, uint64_t want, const char *what)
 {
-	double err = want == 0 ? (double)got :
-	    fabs((double)got - (double)want) / (double)want;
+	double err = want == 0
+	    ? (double)got
+	    : fabs((double)got - (double)want) / (double)want;
 
 	ck_assert_msg(err <= MAX_RELATIVE_ERROR,
 	    "%s: got %llu, want %llu (relative error %.4f)", what,
@@ -68,17 +69,17 @@ START_TEST(test_buckets_hold_their_values)
 		ck_assert_uint_ge(high, v);
 		if (v >= 256)
 			ck_assert_msg((double)(high - low + 1) / (double)low <=
-			    1.0 / HISTOGRAM_SUB_COUNT, "bucket of %llu too wide",
-			    (unsigned long long)v);
+			        1.0 / HISTOGRAM_SUB_COUNT,
+			    "bucket of %llu too wide", (unsigned long long)v);
 		v += v / 32 + 1;
 	}
 	ck_assert_uint_eq(histogram_bucket(UINT64_MAX), HISTOGRAM_BUCKETS - 1);
-	ck_assert_uint_eq(histogram_bucket_high(HISTOGRAM_BUCKETS - 1),
-	    UINT64_MAX);
+	ck_assert_uint_eq(
+	    histogram_bucket_high(HISTOGRAM_BUCKETS - 1), UINT64_MAX);
 	/* Buckets are contiguous. */
 	for (unsigned b = 1; b < HISTOGRAM_BUCKETS; b++)
-		ck_assert_uint_eq(histogram_bucket_low(b),
-		    histogram_bucket_high(b - 1) + 1);
+		ck_assert_uint_eq(
+		    histogram_bucket_low(b), histogram_bucket_high(b - 1) + 1);
 }
 END_TEST
 
@@ -108,7 +109,7 @@ START_TEST(test_skewed_percentiles)
 {
 	struct histogram *h = new_histogram();
 	const size_t n = 200000;
-	const double ps[] = { 1, 10, 50, 75, 90, 99, 99.9, 99.99 };
+	const double ps[] = {1, 10, 50, 75, 90, 99, 99.9, 99.99};
 	uint64_t *data = malloc(n * sizeof(*data));
 	unsigned seed = 12345;
 

@@ -45,7 +45,7 @@ io_check_big_write(int nonblocking)
 {
 	int sv[2];
 	char *out = malloc(IO_BIG), *in = malloc(IO_BIG);
-	struct io_reader r = { .buf = in, .len = IO_BIG };
+	struct io_reader r = {.buf = in, .len = IO_BIG};
 	pthread_t t;
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -126,7 +126,7 @@ io_trickle_writer(void *arg)
 START_TEST(test_read_full_survives_eintr)
 {
 	struct sigaction sa;
-	struct itimerval it = { { 0, 5000 }, { 0, 5000 } };
+	struct itimerval it = {{0, 5000}, {0, 5000}};
 	char buf[100];
 	int sv[2];
 	pthread_t t;
@@ -140,8 +140,8 @@ START_TEST(test_read_full_survives_eintr)
 	sigemptyset(&block);
 	sigaddset(&block, SIGALRM);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
-	ck_assert_int_eq(pthread_create(&t, NULL, io_trickle_writer, &sv[1]),
-	    0);
+	ck_assert_int_eq(
+	    pthread_create(&t, NULL, io_trickle_writer, &sv[1]), 0);
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 	setitimer(ITIMER_REAL, &it, NULL);
 	ssize_t n = io_read_full(sv[0], buf, sizeof(buf));

@@ -40,8 +40,8 @@ START_TEST(test_listen_ipv6)
 	char name[NET_ADDRSTRLEN], expect[NET_ADDRSTRLEN];
 	int gai, fd = net_listen("::1", "0", 16, &gai);
 
-	if (fd == -1 && (gai != 0 || errno == EADDRNOTAVAIL ||
-	    errno == EAFNOSUPPORT)) {
+	if (fd == -1 &&
+	    (gai != 0 || errno == EADDRNOTAVAIL || errno == EAFNOSUPPORT)) {
 		fprintf(stderr, "check_net: no IPv6 loopback here, skipped\n");
 		return;
 	}
@@ -145,8 +145,9 @@ START_TEST(test_format)
 	sin6.sin6_addr.s6_addr[11] = 0xff;
 	sin6.sin6_addr.s6_addr[12] = 10;
 	sin6.sin6_addr.s6_addr[15] = 7;
-	ck_assert_int_eq(net_format((struct sockaddr *)&sin6, sizeof(sin6),
-	    buf, sizeof(buf)), 0);
+	ck_assert_int_eq(net_format((struct sockaddr *)&sin6, sizeof(sin6), buf,
+	                     sizeof(buf)),
+	    0);
 	ck_assert_str_eq(buf, "10.0.0.7:8888");
 	memset(&sin6.sin6_addr, 0, sizeof(sin6.sin6_addr));
 	sin6.sin6_addr.s6_addr[15] = 1;

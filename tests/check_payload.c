@@ -43,8 +43,8 @@ assert_counts(const struct payload_counts *k, uint64_t verified,
 
 /* Feeds all of data to a fresh checker, finishes, checks the counts. */
 static void
-assert_stream(const char *data, size_t len, uint64_t verified,
-    uint64_t corrupt, uint64_t lost, uint64_t reordered, uint64_t extra)
+assert_stream(const char *data, size_t len, uint64_t verified, uint64_t corrupt,
+    uint64_t lost, uint64_t reordered, uint64_t extra)
 {
 	struct payload_check c;
 	struct payload_counts k;
@@ -72,8 +72,8 @@ START_TEST(test_build_and_parse)
 	char msg[PAYLOAD_MIN_SIZE], other[SIZE];
 	uint32_t conn, seq;
 
-	ck_assert_int_eq(payload_parse(stream + 3 * SIZE, SIZE, SIZE, &conn,
-	    &seq), 0);
+	ck_assert_int_eq(
+	    payload_parse(stream + 3 * SIZE, SIZE, SIZE, &conn, &seq), 0);
 	ck_assert_uint_eq(conn, CONN);
 	ck_assert_uint_eq(seq, 3);
 	ck_assert_int_eq(memcmp(stream, "00000007 00000000 ", 18), 0);
@@ -85,21 +85,21 @@ START_TEST(test_build_and_parse)
 	/* The smallest message has no padding. */
 	payload_build(msg, sizeof(msg), 0xabcdef01u, 0xffffffffu);
 	ck_assert_int_eq(memcmp(msg, "abcdef01 ffffffff  ", 19), 0);
-	ck_assert_int_eq(payload_parse(msg, sizeof(msg), sizeof(msg), &conn,
-	    &seq), 0);
+	ck_assert_int_eq(
+	    payload_parse(msg, sizeof(msg), sizeof(msg), &conn, &seq), 0);
 	ck_assert_uint_eq(conn, 0xabcdef01u);
 	ck_assert_uint_eq(seq, 0xffffffffu);
 	/* Different messages, different padding. */
 	payload_build(other, SIZE, CONN + 1, 3);
 	ck_assert_int_ne(memcmp(other + 18, stream + 3 * SIZE + 18, 36), 0);
 	/* Wrong size, or any flipped byte, fails to parse. */
-	ck_assert_int_eq(payload_parse(stream, SIZE - 1, SIZE, &conn, &seq),
-	    -1);
+	ck_assert_int_eq(
+	    payload_parse(stream, SIZE - 1, SIZE, &conn, &seq), -1);
 	for (size_t i = 0; i < SIZE; i++) {
 		memcpy(other, stream, SIZE);
 		other[i] ^= 0x20;
-		ck_assert_int_eq(payload_parse(other, SIZE, SIZE, &conn,
-		    &seq), -1);
+		ck_assert_int_eq(
+		    payload_parse(other, SIZE, SIZE, &conn, &seq), -1);
 	}
 }
 END_TEST
@@ -114,10 +114,11 @@ START_TEST(test_intact_in_any_pieces)
 		start(&c, &k);
 		nseen = 0;
 		for (size_t off = 0; off < sizeof(stream); off += piece) {
-			size_t len = sizeof(stream) - off < piece ?
-			    sizeof(stream) - off : piece;
-			payload_check_feed(&c, stream + off, len, &k,
-			    record_seq, NULL);
+			size_t len = sizeof(stream) - off < piece
+			    ? sizeof(stream) - off
+			    : piece;
+			payload_check_feed(
+			    &c, stream + off, len, &k, record_seq, NULL);
 		}
 		assert_counts(&k, COUNT, 0, 0, 0, 0);
 		ck_assert_uint_eq(payload_check_outstanding(&c), 0);
@@ -175,11 +176,9 @@ START_TEST(test_lost_message)
 	start(&c, &k);
 	nseen = 0;
 	payload_check_feed(&c, stream, 2 * SIZE, &k, record_seq, NULL);
-	payload_check_feed(&c, stream + 3 * SIZE, SIZE, &k, record_seq,
-	    NULL);
+	payload_check_feed(&c, stream + 3 * SIZE, SIZE, &k, record_seq, NULL);
 	assert_counts(&k, 3, 0, 1, 0, 0);
-	payload_check_feed(&c, stream + 4 * SIZE, SIZE, &k, record_seq,
-	    NULL);
+	payload_check_feed(&c, stream + 4 * SIZE, SIZE, &k, record_seq, NULL);
 	payload_check_finish(&c, &k);
 	assert_counts(&k, COUNT - 1, 0, 1, 0, 0);
 	ck_assert_uint_eq(nseen, 4);
@@ -206,7 +205,7 @@ END_TEST
 
 START_TEST(test_reordered)
 {
-	const int order[COUNT] = { 0, 1, 3, 2, 4 };
+	const int order[COUNT] = {0, 1, 3, 2, 4};
 	char swapped[sizeof(stream)];
 
 	for (int i = 0; i < COUNT; i++)
@@ -253,8 +252,7 @@ START_TEST(test_overlong_line)
 	junk[sizeof(junk) - 1] = '\n';
 	start(&c, &k);
 	payload_check_feed(&c, junk, 100, &k, NULL, NULL);
-	payload_check_feed(&c, junk + 100, sizeof(junk) - 100, &k, NULL,
-	    NULL);
+	payload_check_feed(&c, junk + 100, sizeof(junk) - 100, &k, NULL, NULL);
 	payload_check_feed(&c, stream + 3 * SIZE, 2 * SIZE, &k, NULL, NULL);
 	payload_check_finish(&c, &k);
 	assert_counts(&k, 2, 3, 0, 0, 0);

@@ -44,16 +44,6 @@
 #define ECHO_MESSAGES 250
 #define ECHO_MAX_SIZE 16384
 
-/* CK_TIMEOUT_MULTIPLIER stretches waits as it stretches Check's timeouts. */
-static int
-wait_ms(int ms)
-{
-	const char *m = getenv("CK_TIMEOUT_MULTIPLIER");
-	int mult = m != NULL ? atoi(m) : 1;
-
-	return ms * (mult > 1 ? mult : 1);
-}
-
 /* bytes rendered visible for a failure message (static, one at a time). */
 /* Check's messages must stay under 4 KiB: failure texts are cut to fit. */
 #define VISIBLE_MAX 1024
@@ -63,8 +53,8 @@ visible(const char *bytes, size_t len)
 {
 	static char out[VISIBLE_MAX];
 
-	return escape_render_bounded(out, sizeof(out), bytes, len) > 0 ? out :
-	    "";
+	return escape_render_bounded(out, sizeof(out), bytes, len) > 0 ? out
+	                                                               : "";
 }
 
 /* ---- the server under test ------------------------------------------ */
@@ -77,7 +67,7 @@ struct chatd {
 struct client {
 	int fd;
 	int id;
-	char addr[NET_ADDRSTRLEN];	/* as the server shows it */
+	char addr[NET_ADDRSTRLEN]; /* as the server shows it */
 };
 
 static void
@@ -104,7 +94,8 @@ static void
 chatd_expect_bytes(struct chatd *d, const char *want, size_t len, int strict)
 {
 	static char line[CONSOLE_LINE_MAX];
-	uint64_t deadline = clock_now_ms() + (uint64_t)wait_ms(WAIT_MS);
+	uint64_t deadline =
+	    clock_now_ms() + (uint64_t)testutil_wait_ms(WAIT_MS);
 	ssize_t n = -1;
 
 	for (int i = 0; i < CONSOLE_MAX_LINES; i++) {
@@ -118,8 +109,8 @@ chatd_expect_bytes(struct chatd *d, const char *want, size_t len, int strict)
 			break;
 	}
 	char shown[VISIBLE_MAX];
-	snprintf(shown, sizeof(shown), "%s", n >= 0 ?
-	    visible(line, (size_t)n) : "(nothing more)");
+	snprintf(shown, sizeof(shown), "%s",
+	    n >= 0 ? visible(line, (size_t)n) : "(nothing more)");
 	ck_abort_msg("console: expected \"%s\", last line seen \"%s\"",
 	    visible(want, len), shown);
 }
@@ -162,8 +153,8 @@ chatd_expect_next(struct chatd *d, const char *fmt, ...)
 static size_t
 drain(int fd, char *buf, size_t cap, uint64_t deadline)
 {
-	size_t got = testutil_read_exact(fd, buf, cap - 1,
-	    clock_ms_until(deadline));
+	size_t got =
+	    testutil_read_exact(fd, buf, cap - 1, clock_ms_until(deadline));
 
 	buf[got] = '\0';
 	return got;
@@ -177,7 +168,7 @@ drain(int fd, char *buf, size_t cap, uint64_t deadline)
 static int
 chatd_wait(struct chatd *d, char **console, char **errors)
 {
-	uint64_t deadline = clock_now_ms() + (uint64_t)wait_ms(15000);
+	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(15000);
 	char *out = malloc(DRAIN_MAX), *err = malloc(DRAIN_MAX);
 	int status;
 
@@ -244,7 +235,8 @@ client_expect_bytes(struct client *c, const char *want, size_t len)
 	char *got = malloc(len + 1);
 
 	ck_assert_ptr_nonnull(got);
-	size_t n = testutil_read_exact(c->fd, got, len, wait_ms(WAIT_MS));
+	size_t n =
+	    testutil_read_exact(c->fd, got, len, testutil_wait_ms(WAIT_MS));
 	char shown[VISIBLE_MAX];
 	snprintf(shown, sizeof(shown), "%s", visible(got, n));
 	ck_assert_msg(n == len && memcmp(got, want, len) == 0,
@@ -264,14 +256,14 @@ static void
 client_expect_eof(struct client *c)
 {
 	char buf[256];
-	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
 
-	ck_assert_msg(poll(&pfd, 1, wait_ms(WAIT_MS)) == 1,
+	ck_assert_msg(poll(&pfd, 1, testutil_wait_ms(WAIT_MS)) == 1,
 	    "client #%d: the server did not close the connection", c->id);
 	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 	ck_assert_msg(n == 0 || (n == -1 && errno == ECONNRESET),
-	    "client #%d: expected end of file, got %zd bytes \"%s\"", c->id,
-	    n, n > 0 ? visible(buf, (size_t)n) : strerror(errno));
+	    "client #%d: expected end of file, got %zd bytes \"%s\"", c->id, n,
+	    n > 0 ? visible(buf, (size_t)n) : strerror(errno));
 }
 
 static void
@@ -298,8 +290,8 @@ client_leave(struct chatd *d, struct client *c, int online)
  * their order).
  */
 static void
-clients_sync(struct chatd *d, struct client *cs, int n, const char *sync,
-    int room)
+clients_sync(
+    struct chatd *d, struct client *cs, int n, const char *sync, int room)
 {
 	char cmd[128], want[128];
 
@@ -317,7 +309,7 @@ struct echo_client {
 	int fd;
 	int index;
 	pthread_t thread;
-	char error[256];	/* empty when every byte came back */
+	char error[256]; /* empty when every byte came back */
 	uint64_t bytes;
 };
 
@@ -339,9 +331,15 @@ echo_size(uint32_t *state)
 	uint32_t r = echo_random(state);
 
 	switch (r % 10) {
-	case 0: case 1: case 2: case 3: case 4:
+	case 0:
+	case 1:
+	case 2:
+	case 3:
+	case 4:
 		return 1 + r / 10 % 64;
-	case 5: case 6: case 7:
+	case 5:
+	case 6:
+	case 7:
 		return 65 + r / 10 % 960;
 	case 8:
 		return 1025 + r / 10 % 7168;
@@ -359,7 +357,7 @@ static void *
 echo_client_main(void *arg)
 {
 	struct echo_client *c = arg;
-	static const char *const fixed[] = { "q\n", "q", "", "\r\n" };
+	static const char *const fixed[] = {"q\n", "q", "", "\r\n"};
 	uint32_t state = 2463534242u + (uint32_t)c->index * 7919u;
 	char *out = malloc(ECHO_MAX_SIZE), *in = malloc(ECHO_MAX_SIZE);
 	size_t len;
@@ -381,20 +379,25 @@ echo_client_main(void *arg)
 				out[i] = (char)(echo_random(&state) >> 24);
 		}
 		if (io_write_full(c->fd, out, len) != (ssize_t)len) {
-			snprintf(c->error, sizeof(c->error), "message %d: "
-			    "write: %s", m, strerror(errno));
+			snprintf(c->error, sizeof(c->error),
+			    "message %d: "
+			    "write: %s",
+			    m, strerror(errno));
 			goto out;
 		}
-		size_t got = testutil_read_exact(c->fd, in, len,
-		    wait_ms(10000));
+		size_t got = testutil_read_exact(
+		    c->fd, in, len, testutil_wait_ms(10000));
 		if (got != len) {
-			snprintf(c->error, sizeof(c->error), "message %d: %zu "
-			    "of %zu bytes came back", m, got, len);
+			snprintf(c->error, sizeof(c->error),
+			    "message %d: %zu "
+			    "of %zu bytes came back",
+			    m, got, len);
 			goto out;
 		}
 		for (size_t i = 0; i < len; i++)
 			if (in[i] != out[i]) {
-				snprintf(c->error, sizeof(c->error), "message "
+				snprintf(c->error, sizeof(c->error),
+				    "message "
 				    "%d (%zu bytes): byte %zu is %#x, sent %#x",
 				    m, len, i, (unsigned char)in[i],
 				    (unsigned char)out[i]);
@@ -404,8 +407,9 @@ echo_client_main(void *arg)
 	}
 	/* Our end of file: the server must close without a byte more. */
 	shutdown(c->fd, SHUT_WR);
-	if (testutil_read_exact(c->fd, in, 1, wait_ms(WAIT_MS)) != 0)
-		snprintf(c->error, sizeof(c->error), "a byte more than sent "
+	if (testutil_read_exact(c->fd, in, 1, testutil_wait_ms(WAIT_MS)) != 0)
+		snprintf(c->error, sizeof(c->error),
+		    "a byte more than sent "
 		    "came back");
 out:
 	free(out);
@@ -423,23 +427,25 @@ chatd_count_lines(struct chatd *d, const char *needle, int count,
     const char *also, int *also_seen)
 {
 	static char line[CONSOLE_LINE_MAX];
-	uint64_t deadline = clock_now_ms() + (uint64_t)wait_ms(15000);
+	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(15000);
 	ssize_t n = 0;
 	int seen = 0;
 
 	line[0] = '\0';
 	for (int i = 0; i < CONSOLE_MAX_LINES && seen < count; i++) {
 		if ((n = testutil_read_line(d->proc.out_fd, line, sizeof(line),
-		    clock_ms_until(deadline))) < 0)
+		         clock_ms_until(deadline))) < 0)
 			break;
 		if (strstr(line, needle) != NULL)
 			seen++;
 		if (also != NULL && strstr(line, also) != NULL)
 			*also_seen = 1;
 	}
-	ck_assert_msg(seen == count, "console: %d of %d lines with \"%s\"; "
-	    "then %s \"%s\"", seen, count, needle, n < 0 ? "no more after" :
-	    "last", visible(line, strlen(line)));
+	ck_assert_msg(seen == count,
+	    "console: %d of %d lines with \"%s\"; "
+	    "then %s \"%s\"",
+	    seen, count, needle, n < 0 ? "no more after" : "last",
+	    visible(line, strlen(line)));
 }
 
 START_TEST(test_echo_fifty_clients)
@@ -452,15 +458,16 @@ START_TEST(test_echo_fifty_clients)
 	chatd_start(&d, "echo", NULL);
 	testutil_connect_many(d.port, ECHO_CLIENTS, fds);
 	/* All fifty are in before any byte moves. */
-	chatd_count_lines(&d, " connected (", ECHO_CLIENTS, "(50 online)",
-	    &full);
+	chatd_count_lines(
+	    &d, " connected (", ECHO_CLIENTS, "(50 online)", &full);
 	ck_assert_msg(full, "no console line showed 50 online");
 	for (int i = 0; i < ECHO_CLIENTS; i++) {
 		memset(&cs[i], 0, sizeof(cs[i]));
 		cs[i].fd = fds[i];
 		cs[i].index = i;
 		ck_assert_int_eq(pthread_create(&cs[i].thread, NULL,
-		    echo_client_main, &cs[i]), 0);
+		                     echo_client_main, &cs[i]),
+		    0);
 	}
 	for (int i = 0; i < ECHO_CLIENTS; i++)
 		pthread_join(cs[i].thread, NULL);
@@ -471,8 +478,8 @@ START_TEST(test_echo_fifty_clients)
 	}
 	ck_assert_uint_gt(total, (uint64_t)ECHO_CLIENTS * ECHO_MESSAGES);
 	testutil_close_many(ECHO_CLIENTS, fds);
-	chatd_count_lines(&d, " disconnected: closed (", ECHO_CLIENTS, NULL,
-	    NULL);
+	chatd_count_lines(
+	    &d, " disconnected: closed (", ECHO_CLIENTS, NULL, NULL);
 	chatd_stop(&d);
 }
 END_TEST
@@ -505,11 +512,10 @@ static void
 chatd_expect_list_entry(struct chatd *d, struct client *c, int chosen)
 {
 	char line[256], prefix[128];
-	ssize_t n = testutil_read_line(d->proc.out_fd, line, sizeof(line),
-	    wait_ms(WAIT_MS));
+	ssize_t n = testutil_read_line(
+	    d->proc.out_fd, line, sizeof(line), testutil_wait_ms(WAIT_MS));
 
-	snprintf(prefix, sizeof(prefix), "  #%d %s connected ", c->id,
-	    c->addr);
+	snprintf(prefix, sizeof(prefix), "  #%d %s connected ", c->id, c->addr);
 	ck_assert_msg(n > 0 && strncmp(line, prefix, strlen(prefix)) == 0,
 	    "expected /list entry \"%s...\", got \"%.1000s\"", prefix, line);
 	const char *mark = strstr(line, " (chosen)");
@@ -528,7 +534,8 @@ START_TEST(test_to_reaches_only_target)
 
 	/* Plain text with three online and none chosen goes nowhere. */
 	chatd_type(&d, "to whom?");
-	chatd_expect(&d, "3 clients online: choose one with /to ID or /msg ID "
+	chatd_expect(&d,
+	    "3 clients online: choose one with /to ID or /msg ID "
 	    "TEXT (see /list); nothing sent");
 
 	chatd_type(&d, "/to 2");
@@ -634,7 +641,7 @@ START_TEST(test_single_client_seed_style)
 	uint64_t took = clock_now_ms() - sent;
 	/* Handed on after 40 ms of quiet; 100 ms is the promise. */
 	snprintf(shown, sizeof(shown), "%llu ms", (unsigned long long)took);
-	ck_assert_msg(took <= (uint64_t)wait_ms(400),
+	ck_assert_msg(took <= (uint64_t)testutil_wait_ms(400),
 	    "unterminated message took %s", shown);
 	/* One client online, none chosen: plain text goes to it. */
 	chatd_type(&d, "Hello, client");
@@ -670,8 +677,8 @@ START_TEST(test_q_ends_session)
 	chatd_expect_next(&d, "#3 %s: quit", cs[2].addr);
 	client_send(&cs[2], "q\r\n", 3);
 	client_expect_eof(&cs[2]);
-	chatd_expect_next(&d, "#3 %s disconnected: quit (0 online)",
-	    cs[2].addr);
+	chatd_expect_next(
+	    &d, "#3 %s disconnected: quit (0 online)", cs[2].addr);
 	chat_teardown(&d, cs, 3);
 }
 END_TEST
@@ -686,10 +693,10 @@ END_TEST
  * longest time between two writes in ms, as the server saw it.
  */
 static int
-client_send_paced(struct client *c, const char *data, size_t len, size_t step,
-    long gap_us)
+client_send_paced(
+    struct client *c, const char *data, size_t len, size_t step, long gap_us)
 {
-	struct timespec gap = { 0, gap_us * 1000L };
+	struct timespec gap = {0, gap_us * 1000L};
 	uint64_t last = 0, longest = 0;
 
 	net_set_nodelay(c->fd);
@@ -712,8 +719,8 @@ static int
 chatd_next_is(struct chatd *d, const char *want, size_t len)
 {
 	static char line[CONSOLE_LINE_MAX];
-	ssize_t n = testutil_read_line(d->proc.out_fd, line, sizeof(line),
-	    wait_ms(WAIT_MS));
+	ssize_t n = testutil_read_line(
+	    d->proc.out_fd, line, sizeof(line), testutil_wait_ms(WAIT_MS));
 
 	return n >= 0 && (size_t)n == len && memcmp(line, want, len) == 0;
 }
@@ -726,8 +733,8 @@ chatd_next_is(struct chatd *d, const char *want, size_t len)
  * console back in step and it is tried again, a bounded number of times.
  */
 static void
-client_expect_one_message(struct chatd *d, struct client *c,
-    const char *text, size_t len, size_t step, long gap_us)
+client_expect_one_message(struct chatd *d, struct client *c, const char *text,
+    size_t len, size_t step, long gap_us)
 {
 	size_t shown = len > 0 && text[len - 1] == '\n' ? len - 1 : len;
 	size_t prefix = strlen(c->addr) + 16;
@@ -743,15 +750,18 @@ client_expect_one_message(struct chatd *d, struct client *c,
 			free(want);
 			return;
 		}
-		ck_assert_msg(stall >= STALL_MS, "a message sent in writes at "
-		    "most %d ms apart was not shown as one", stall);
+		ck_assert_msg(stall >= STALL_MS,
+		    "a message sent in writes at "
+		    "most %d ms apart was not shown as one",
+		    stall);
 		/* The LF first ends whatever part is still pending. */
 		snprintf(marker, sizeof(marker), "\nresync %d\n", try);
 		client_send(c, marker, strlen(marker));
 		chatd_expect(d, "#%d %s: resync %d", c->id, c->addr, try);
 	}
 	ck_abort_msg("this process stalled for %d ms between writes in "
-	    "every try", stall);
+	             "every try",
+	    stall);
 }
 
 START_TEST(test_unterminated_split)
@@ -815,7 +825,7 @@ END_TEST
 
 START_TEST(test_line_too_long)
 {
-	static const char *const extra[] = { "--max-line", "100", NULL };
+	static const char *const extra[] = {"--max-line", "100", NULL};
 	static const char notice[] =
 	    "tcpchatd: error: line too long (max 100 bytes)\n";
 	struct chatd d;
@@ -836,8 +846,8 @@ START_TEST(test_line_too_long)
 	client_expect(&cs[0], notice);
 	client_expect_eof(&cs[0]);
 	client_close(&cs[0]);
-	chatd_expect(&d, "#1 %s disconnected: line too long (1 online)",
-	    cs[0].addr);
+	chatd_expect(
+	    &d, "#1 %s disconnected: line too long (1 online)", cs[0].addr);
 
 	/* Too long with no newline at all: the same. */
 	client_join(&d, &cs[2], 3, 2);
@@ -846,8 +856,8 @@ START_TEST(test_line_too_long)
 	client_expect(&cs[2], notice);
 	client_expect_eof(&cs[2]);
 	client_close(&cs[2]);
-	chatd_expect(&d, "#3 %s disconnected: line too long (1 online)",
-	    cs[2].addr);
+	chatd_expect(
+	    &d, "#3 %s disconnected: line too long (1 online)", cs[2].addr);
 
 	/* The other client is unaffected, both ways. */
 	client_send(&cs[1], "still here\n", 11);
@@ -871,19 +881,24 @@ assert_plain_ascii(const char *line)
 
 START_TEST(test_control_bytes_escaped)
 {
-#define CASE(sent, shown) { sent, sizeof(sent) - 1, shown }
+#define CASE(sent, shown)                                                      \
+	{                                                                      \
+		sent, sizeof(sent) - 1, shown                                  \
+	}
 	static const struct {
-		const char *sent;	/* line as sent, newline excluded */
+		const char *sent; /* line as sent, newline excluded */
 		size_t len;
-		const char *shown;	/* as the console must show it */
+		const char *shown; /* as the console must show it */
 	} cases[] = {
-		CASE("title\x1b]0;x\x07", "title\\x1b]0;x\\x07"),
-		CASE("\x1b[2Jcleared", "\\x1b[2Jcleared"),
-		CASE("csi\x9b" "31m", "csi\\x9b31m"),
-		CASE("bare\rCR", "bare\\rCR"),
-		CASE("nul\0byte", "nul\\x00byte"),
-		CASE("del\x7f bs\x08 c1\xc2\x9b rlo\xe2\x80\xae",
-		    "del\\x7f bs\\x08 c1\\u009b rlo\\u202e"),
+	    CASE("title\x1b]0;x\x07", "title\\x1b]0;x\\x07"),
+	    CASE("\x1b[2Jcleared", "\\x1b[2Jcleared"),
+	    CASE("csi\x9b"
+	         "31m",
+	        "csi\\x9b31m"),
+	    CASE("bare\rCR", "bare\\rCR"),
+	    CASE("nul\0byte", "nul\\x00byte"),
+	    CASE("del\x7f bs\x08 c1\xc2\x9b rlo\xe2\x80\xae",
+	        "del\\x7f bs\\x08 c1\\u009b rlo\\u202e"),
 	};
 #undef CASE
 	struct chatd d;
@@ -895,8 +910,8 @@ START_TEST(test_control_bytes_escaped)
 		memcpy(buf, cases[i].sent, cases[i].len);
 		buf[cases[i].len] = '\n';
 		client_send(&c, buf, cases[i].len + 1);
-		snprintf(want, sizeof(want), "#1 %s: %s", c.addr,
-		    cases[i].shown);
+		snprintf(
+		    want, sizeof(want), "#1 %s: %s", c.addr, cases[i].shown);
 		assert_plain_ascii(want);
 		chatd_expect_next(&d, "%s", want);
 	}
@@ -923,8 +938,10 @@ START_TEST(test_room_relay_five)
 	chatd_start(&d, "room", NULL);
 	for (int k = 0; k < ROOM_CLIENTS; k++) {
 		client_join(&d, &cs[k], k + 1, k + 1);
-		snprintf(text, sizeof(text), "tcpchatd: #%d joined (%d "
-		    "online)\n", k + 1, k + 1);
+		snprintf(text, sizeof(text),
+		    "tcpchatd: #%d joined (%d "
+		    "online)\n",
+		    k + 1, k + 1);
 		for (int j = 0; j < k; j++)
 			client_expect(&cs[j], text);
 	}
@@ -963,7 +980,8 @@ assert_refused(int port)
 	int gai;
 
 	snprintf(portstr, sizeof(portstr), "%d", port);
-	int fd = net_connect("127.0.0.1", portstr, wait_ms(WAIT_MS), &gai);
+	int fd =
+	    net_connect("127.0.0.1", portstr, testutil_wait_ms(WAIT_MS), &gai);
 	if (fd >= 0)
 		close(fd);
 	ck_assert_msg(fd == -1, "connected after shutdown began");
@@ -991,8 +1009,10 @@ shutdown_check(struct chatd *d, struct client *cs, int n, int sig)
 	    "exit status %#x; stderr: %.2000s", status, errors);
 	ck_assert_msg(errors[0] == '\0', "stderr: %.2000s", errors);
 	for (int i = 0; i < n; i++) {
-		snprintf(want, sizeof(want), "#%d %s disconnected: server "
-		    "shutting down (", cs[i].id, cs[i].addr);
+		snprintf(want, sizeof(want),
+		    "#%d %s disconnected: server "
+		    "shutting down (",
+		    cs[i].id, cs[i].addr);
 		ck_assert_msg(strstr(console, want) != NULL,
 		    "no \"%s\" in the console output", want);
 	}
@@ -1055,7 +1075,7 @@ START_TEST(test_log_transcript)
 {
 	char path[] = "/tmp/check_server_logXXXXXX";
 	int fd = mkstemp(path);
-	const char *extra[] = { "--log", path, NULL };
+	const char *extra[] = {"--log", path, NULL};
 	struct chatd d;
 	struct client c;
 	char *log = malloc(DRAIN_MAX), want[5][160];
@@ -1076,10 +1096,10 @@ START_TEST(test_log_transcript)
 	unlink(path);
 	snprintf(want[0], sizeof(want[0]), "listening: 127.0.0.1:%d", d.port);
 	snprintf(want[1], sizeof(want[1]), "#1 %s event: connected", c.addr);
-	snprintf(want[2], sizeof(want[2]), "#1 %s in: hello \\x1b[31mred",
-	    c.addr);
-	snprintf(want[3], sizeof(want[3]), "#1 %s out: bell\\x07 and 中文",
-	    c.addr);
+	snprintf(
+	    want[2], sizeof(want[2]), "#1 %s in: hello \\x1b[31mred", c.addr);
+	snprintf(
+	    want[3], sizeof(want[3]), "#1 %s out: bell\\x07 and 中文", c.addr);
 	snprintf(want[4], sizeof(want[4]), "#1 %s event: disconnected: closed",
 	    c.addr);
 	/*
@@ -1089,7 +1109,7 @@ START_TEST(test_log_transcript)
 	 * where it is certain.
 	 */
 	char *copy = strdup(log);
-	int at[5] = { -1, -1, -1, -1, -1 }, lines = 0;
+	int at[5] = {-1, -1, -1, -1, -1}, lines = 0;
 	ck_assert_ptr_nonnull(copy);
 	for (char *line = copy, *end; *line != '\0'; line = end + 1) {
 		end = strchr(line, '\n');
@@ -1097,12 +1117,16 @@ START_TEST(test_log_transcript)
 		*end = '\0';
 		lines++;
 		for (const unsigned char *p = (const unsigned char *)line; *p;
-		    p++)
-			ck_assert_msg(*p >= 0x20 && *p != 0x7f, "raw byte %#x "
-			    "in transcript line %d", *p, lines);
+		     p++)
+			ck_assert_msg(*p >= 0x20 && *p != 0x7f,
+			    "raw byte %#x "
+			    "in transcript line %d",
+			    *p, lines);
 		const char *rest = transcript_rest(line);
-		ck_assert_msg(rest != NULL, "transcript line %d has no time "
-		    "stamp: %.1000s", lines, line);
+		ck_assert_msg(rest != NULL,
+		    "transcript line %d has no time "
+		    "stamp: %.1000s",
+		    lines, line);
 		for (int i = 0; i < 5; i++)
 			if (at[i] == -1 && strcmp(rest, want[i]) == 0)
 				at[i] = lines;
@@ -1110,8 +1134,9 @@ START_TEST(test_log_transcript)
 	for (int i = 0; i < 5; i++)
 		ck_assert_msg(at[i] != -1, "transcript lacks \"%s\":\n%.3000s",
 		    want[i], log);
-	ck_assert_msg(at[0] < at[1] && at[1] < at[2] && at[2] < at[3] &&
-	    at[2] < at[4], "transcript out of order:\n%.3000s", log);
+	ck_assert_msg(
+	    at[0] < at[1] && at[1] < at[2] && at[2] < at[3] && at[2] < at[4],
+	    "transcript out of order:\n%.3000s", log);
 	free(copy);
 	free(log);
 }
@@ -1136,7 +1161,8 @@ run_expect_exit(const char *const args[], int status, char *err, size_t cap)
 		argv[argc++] = args[i];
 	argv[argc] = NULL;
 	testutil_spawn(&p, (char *const *)argv);
-	uint64_t deadline = clock_now_ms() + (uint64_t)wait_ms(WAIT_MS);
+	uint64_t deadline =
+	    clock_now_ms() + (uint64_t)testutil_wait_ms(WAIT_MS);
 	size_t outlen = drain(p.out_fd, out, sizeof(out), deadline);
 	drain(p.err_fd, err, cap, deadline);
 	int ws = testutil_proc_wait(&p, clock_ms_until(deadline) + 100);
@@ -1145,32 +1171,33 @@ run_expect_exit(const char *const args[], int status, char *err, size_t cap)
 		testutil_proc_wait(&p, 5000);
 	}
 	ck_assert_msg(ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == status,
-	    "tcpchatd %s: status %#x, expected exit %d; stderr: %.2000s", args[0],
-	    ws, status, err);
-	ck_assert_msg(outlen == 0, "tcpchatd %s: stdout: %.1000s", args[0], out);
+	    "tcpchatd %s: status %#x, expected exit %d; stderr: %.2000s",
+	    args[0], ws, status, err);
+	ck_assert_msg(
+	    outlen == 0, "tcpchatd %s: stdout: %.1000s", args[0], out);
 }
 
 START_TEST(test_bad_options)
 {
 	static const char *const bad[][5] = {
-		{ "-m", "bogus", NULL },
-		{ "--mode=shout", NULL },
-		{ "-p", "99999", NULL },
-		{ "-p", "http", NULL },
-		{ "--port", "-1", NULL },
-		{ "--max-line", "0", NULL },
-		{ "--max-line", "12k", NULL },
-		{ "--no-such-option", NULL },
-		{ "-x", NULL },
-		{ "-p", NULL },
-		{ "stray", NULL },
+	    {"-m", "bogus", NULL},
+	    {"--mode=shout", NULL},
+	    {"-p", "99999", NULL},
+	    {"-p", "http", NULL},
+	    {"--port", "-1", NULL},
+	    {"--max-line", "0", NULL},
+	    {"--max-line", "12k", NULL},
+	    {"--no-such-option", NULL},
+	    {"-x", NULL},
+	    {"-p", NULL},
+	    {"stray", NULL},
 	};
 	char err[4096];
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		run_expect_exit(bad[i], 2, err, sizeof(err));
 		ck_assert_msg(strstr(err, "tcpchatd") != NULL &&
-		    strstr(err, "usage: tcpchatd") != NULL,
+		        strstr(err, "usage: tcpchatd") != NULL,
 		    "tcpchatd %s: unclear stderr: %.2000s", bad[i][0], err);
 	}
 }
@@ -1183,20 +1210,23 @@ START_TEST(test_port_in_use)
 
 	ck_assert_int_ge(lfd, 0);
 	snprintf(port, sizeof(port), "%d", net_local_port(lfd));
-	const char *const args[] = { "-l", "127.0.0.1", "-p", port, NULL };
+	const char *const args[] = {"-l", "127.0.0.1", "-p", port, NULL};
 	run_expect_exit(args, 1, err, sizeof(err));
 	close(lfd);
-	snprintf(want, sizeof(want), "tcpchatd: cannot listen on 127.0.0.1 "
-	    "port %s: %s\n", port, strerror(EADDRINUSE));
+	snprintf(want, sizeof(want),
+	    "tcpchatd: cannot listen on 127.0.0.1 "
+	    "port %s: %s\n",
+	    port, strerror(EADDRINUSE));
 	ck_assert_str_eq(err, want);
 
 	/* An address that is not ours: a runtime error too. */
-	const char *const foreign[] = { "-l", "192.0.2.1", "-p", "0", NULL };
+	const char *const foreign[] = {"-l", "192.0.2.1", "-p", "0", NULL};
 	run_expect_exit(foreign, 1, err, sizeof(err));
 	static const char why[] = "tcpchatd: cannot listen on 192.0.2.1 "
-	    "port 0: ";
+	                          "port 0: ";
 	ck_assert_msg(strncmp(err, why, sizeof(why) - 1) == 0 &&
-	    strchr(err, '\n') == err + strlen(err) - 1, "stderr: %.2000s", err);
+	        strchr(err, '\n') == err + strlen(err) - 1,
+	    "stderr: %.2000s", err);
 }
 END_TEST
 
@@ -1208,24 +1238,32 @@ START_TEST(test_ipv6_listen)
 	int gai, probe = net_listen("::1", "0", 16, &gai);
 
 	if (probe == -1) {
-		fprintf(stderr, "check_server: no IPv6 loopback here (%s), "
-		    "IPv6 test skipped\n", net_strerror(gai, errno));
+		fprintf(stderr,
+		    "check_server: no IPv6 loopback here (%s), "
+		    "IPv6 test skipped\n",
+		    net_strerror(gai, errno));
 		return;
 	}
 	close(probe);
-	const char *argv[] = { testutil_program("tcpchatd"), "-l", "::1", "-p",
-		"0", "-m", "echo", NULL };
+	const char *argv[] = {testutil_program("tcpchatd"), "-l", "::1", "-p",
+	    "0", "-m", "echo", NULL};
 	testutil_spawn(&d.proc, (char *const *)argv);
 	ck_assert_int_ge(testutil_read_line(d.proc.out_fd, line, sizeof(line),
-	    wait_ms(WAIT_MS)), 0);
-	ck_assert_msg(sscanf(line, "tcpchatd: listening on [::1]:%d (mode "
-	    "echo)", &d.port) == 1, "first line: %.200s", line);
-	snprintf(want, sizeof(want), "tcpchatd: listening on [::1]:%d (mode "
-	    "echo)", d.port);
+	                     testutil_wait_ms(WAIT_MS)),
+	    0);
+	ck_assert_msg(sscanf(line,
+	                  "tcpchatd: listening on [::1]:%d (mode "
+	                  "echo)",
+	                  &d.port) == 1,
+	    "first line: %.200s", line);
+	snprintf(want, sizeof(want),
+	    "tcpchatd: listening on [::1]:%d (mode "
+	    "echo)",
+	    d.port);
 	ck_assert_str_eq(line, want);
 
 	snprintf(portstr, sizeof(portstr), "%d", d.port);
-	c.fd = net_connect("::1", portstr, wait_ms(WAIT_MS), &gai);
+	c.fd = net_connect("::1", portstr, testutil_wait_ms(WAIT_MS), &gai);
 	ck_assert_int_ge(c.fd, 0);
 	c.id = 1;
 	ck_assert_int_eq(net_local_name(c.fd, c.addr, sizeof(c.addr)), 0);

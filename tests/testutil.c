@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "escape.h"
 #include "io.h"
 #include "net.h"
 #include "testutil.h"
@@ -55,8 +56,9 @@ testutil_conn_main(void *arg)
 			}
 			break;
 		case TESTUTIL_CLOSE_EARLY:
-			out = total + len > s->close_after ?
-			    s->close_after - total : len;
+			out = total + len > s->close_after
+			    ? s->close_after - total
+			    : len;
 			break;
 		case TESTUTIL_ECHO:
 			out = len;
@@ -104,28 +106,28 @@ testutil_accept_main(void *arg)
 		pthread_attr_t attr;
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		ck_assert_int_eq(pthread_create(&t, &attr, testutil_conn_main,
-		    c), 0);
+		ck_assert_int_eq(
+		    pthread_create(&t, &attr, testutil_conn_main, c), 0);
 		pthread_attr_destroy(&attr);
 	}
 }
 
 void
-testutil_server_start(struct testutil_server *s,
-    enum testutil_behaviour behaviour)
+testutil_server_start(
+    struct testutil_server *s, enum testutil_behaviour behaviour)
 {
 	int gai;
 
 	memset(s, 0, sizeof(*s));
 	s->behaviour = behaviour;
 	s->listen_fd = net_listen("127.0.0.1", "0", 1024, &gai);
-	ck_assert_msg(s->listen_fd >= 0, "listen: %s",
-	    net_strerror(gai, errno));
+	ck_assert_msg(
+	    s->listen_fd >= 0, "listen: %s", net_strerror(gai, errno));
 	s->port = net_local_port(s->listen_fd);
 	ck_assert_int_gt(s->port, 0);
 	pthread_mutex_init(&s->lock, NULL);
-	ck_assert_int_eq(pthread_create(&s->thread, NULL, testutil_accept_main,
-	    s), 0);
+	ck_assert_int_eq(
+	    pthread_create(&s->thread, NULL, testutil_accept_main, s), 0);
 }
 
 void
@@ -183,7 +185,7 @@ testutil_close_many(int n, int *fds)
 static int
 testutil_wait_readable(int fd, uint64_t deadline)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	for (;;) {
 		int rc = poll(&pfd, 1, clock_ms_until(deadline));
@@ -213,8 +215,8 @@ testutil_read_exact(int fd, void *buf, size_t n, int timeout_ms)
 }
 
 size_t
-testutil_read_until(int fd, char *buf, size_t cap, const char *needle,
-    int timeout_ms)
+testutil_read_until(
+    int fd, char *buf, size_t cap, const char *needle, int timeout_ms)
 {
 	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
 	size_t got = 0;
@@ -250,7 +252,7 @@ testutil_wait_eof(int fd, int timeout_ms)
 int
 testutil_nothing_arrives(int fd, int quiet_ms)
 {
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 	char c;
 
 	if (poll(&pfd, 1, quiet_ms) == 0)
@@ -324,8 +326,8 @@ testutil_read_line(int fd, char *buf, size_t cap, int timeout_ms)
 }
 
 int
-testutil_spawn_server(struct testutil_proc *p, const char *mode,
-    const char *const extra[])
+testutil_spawn_server(
+    struct testutil_proc *p, const char *mode, const char *const extra[])
 {
 	const char *argv[64];
 	char line[512];
@@ -343,8 +345,9 @@ testutil_spawn_server(struct testutil_proc *p, const char *mode,
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
 	testutil_spawn(p, (char *const *)argv);
-	ck_assert_msg(testutil_read_line(p->out_fd, line, sizeof(line), 10000)
-	    >= 0, "tcpchatd printed no first line");
+	ck_assert_msg(
+	    testutil_read_line(p->out_fd, line, sizeof(line), 10000) >= 0,
+	    "tcpchatd printed no first line");
 	ck_assert_msg(strncmp(line, "tcpchatd: listening on ", 23) == 0,
 	    "unexpected first line: %s", line);
 	colon = strrchr(line, ':');
@@ -410,8 +413,8 @@ testutil_wait_ms(int ms)
 }
 
 int
-testutil_wait_line(int fd, const char *needle, char *line, size_t cap,
-    int timeout_ms)
+testutil_wait_line(
+    int fd, const char *needle, char *line, size_t cap, int timeout_ms)
 {
 	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
 	int left;
@@ -423,4 +426,20 @@ testutil_wait_line(int fd, const char *needle, char *line, size_t cap,
 			return 1;
 	}
 	return 0;
+}
+
+void
+testutil_expect_str(int fd, const char *want)
+{
+	size_t len = strlen(want);
+	char *got = malloc(len + 1);
+	char shown_want[256], shown_got[256];
+
+	ck_assert_ptr_nonnull(got);
+	size_t n = testutil_read_exact(fd, got, len, testutil_wait_ms(5000));
+	escape_render_bounded(shown_want, sizeof(shown_want), want, len);
+	escape_render_bounded(shown_got, sizeof(shown_got), got, n);
+	ck_assert_msg(n == len && memcmp(got, want, len) == 0,
+	    "expected \"%s\", got \"%s\"", shown_want, shown_got);
+	free(got);
 }

@@ -12,28 +12,28 @@
 
 /* What a test server does with each connection. */
 enum testutil_behaviour {
-	TESTUTIL_ECHO,		/* send every byte back */
-	TESTUTIL_CORRUPT,	/* echo, but flip one byte after corrupt_at */
-	TESTUTIL_DROP_LINE,	/* echo, but skip the drop_at'th line */
-	TESTUTIL_CLOSE_EARLY	/* echo close_after bytes, then close */
+	TESTUTIL_ECHO, /* send every byte back */
+	TESTUTIL_CORRUPT, /* echo, but flip one byte after corrupt_at */
+	TESTUTIL_DROP_LINE, /* echo, but skip the drop_at'th line */
+	TESTUTIL_CLOSE_EARLY /* echo close_after bytes, then close */
 };
 
 struct testutil_server {
 	int listen_fd;
 	int port;
 	enum testutil_behaviour behaviour;
-	size_t corrupt_at;	/* TESTUTIL_CORRUPT: byte offset per conn */
-	size_t drop_at;		/* TESTUTIL_DROP_LINE: line number per conn */
-	size_t close_after;	/* TESTUTIL_CLOSE_EARLY: bytes per conn */
+	size_t corrupt_at; /* TESTUTIL_CORRUPT: byte offset per conn */
+	size_t drop_at; /* TESTUTIL_DROP_LINE: line number per conn */
+	size_t close_after; /* TESTUTIL_CLOSE_EARLY: bytes per conn */
 	pthread_t thread;
-	pthread_mutex_t lock;	/* guards accepted and stopping */
+	pthread_mutex_t lock; /* guards accepted and stopping */
 	int accepted;
 	int stopping;
 };
 
 /* Starts a server on 127.0.0.1 port 0 that behaves as asked. */
-void testutil_server_start(struct testutil_server *s,
-    enum testutil_behaviour behaviour);
+void testutil_server_start(
+    struct testutil_server *s, enum testutil_behaviour behaviour);
 
 /* Stops it; connections still open are left to their own threads. */
 void testutil_server_stop(struct testutil_server *s);
@@ -60,8 +60,8 @@ size_t testutil_read_exact(int fd, void *buf, size_t n, int timeout_ms);
  * Reads into buf (NUL-terminated, cap bytes in all) until it contains
  * needle, the peer closes or timeout_ms passes.  Returns the length read.
  */
-size_t testutil_read_until(int fd, char *buf, size_t cap, const char *needle,
-    int timeout_ms);
+size_t testutil_read_until(
+    int fd, char *buf, size_t cap, const char *needle, int timeout_ms);
 
 /* Waits for end of file within timeout_ms, discarding data: 1 if seen. */
 int testutil_wait_eof(int fd, int timeout_ms);
@@ -75,9 +75,9 @@ void testutil_send_str(int fd, const char *s);
 /* A child process with its standard streams on pipes. */
 struct testutil_proc {
 	pid_t pid;
-	int in_fd;	/* its standard input, for us to write */
-	int out_fd;	/* its standard output, for us to read */
-	int err_fd;	/* its standard error, for us to read */
+	int in_fd; /* its standard input, for us to write */
+	int out_fd; /* its standard output, for us to read */
+	int err_fd; /* its standard error, for us to read */
 };
 
 /* Path of a built program: $top_builddir/src/NAME (default "."). */
@@ -96,8 +96,8 @@ ssize_t testutil_read_line(int fd, char *buf, size_t cap, int timeout_ms);
  * Starts a tcpchatd with the given extra arguments (NULL-terminated)
  * on 127.0.0.1 port 0 and reads the port from its first line.
  */
-int testutil_spawn_server(struct testutil_proc *p, const char *mode,
-    const char *const extra[]);
+int testutil_spawn_server(
+    struct testutil_proc *p, const char *mode, const char *const extra[]);
 
 /* Sends sig and waits up to timeout_ms for exit: the wait status, or -1. */
 int testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms);
@@ -112,6 +112,13 @@ int testutil_proc_wait(struct testutil_proc *p, int timeout_ms);
  */
 void testutil_server_set_fault(struct testutil_server *s, size_t at);
 
+/*
+ * The next bytes on fd must be exactly want (a C string), within 5 s
+ * stretched by CK_TIMEOUT_MULTIPLIER; fails the test otherwise, showing
+ * both escaped.
+ */
+void testutil_expect_str(int fd, const char *want);
+
 /* ms stretched by CK_TIMEOUT_MULTIPLIER, as Check stretches timeouts. */
 int testutil_wait_ms(int ms);
 
@@ -119,7 +126,7 @@ int testutil_wait_ms(int ms);
  * Reads lines from fd until one contains needle (copied into line, cap
  * bytes) or timeout_ms passes.  Lines before it are skipped.  1 if found.
  */
-int testutil_wait_line(int fd, const char *needle, char *line, size_t cap,
-    int timeout_ms);
+int testutil_wait_line(
+    int fd, const char *needle, char *line, size_t cap, int timeout_ms);
 
 #endif
