@@ -244,30 +244,27 @@ session_write_queued(struct session *s)
 
 /*
  * Echo mode: sends back what arrived, at once; what the socket cannot
- * take now is queued (and reading pauses until it is written).
+ * take now is queued (and reading pauses until it is written).  Called
+ * only with the queue empty: in echo mode nobody else queues data, and a
+ * closing notice queued meanwhile rightly goes after these bytes.
  */
 static int
 session_echo(struct session *s, const char *buf, size_t len)
 {
-	ssize_t n = 0;
+	ssize_t n;
 
-	pthread_mutex_lock(&s->lock);
-	int queued = s->head != NULL;
-	pthread_mutex_unlock(&s->lock);
-	if (!queued) {
-		do
-			n = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		while (n == -1 && errno == EINTR);
-		if (n == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				return -1;
-			n = 0;
-		}
-		atomic_fetch_add_explicit(&s->server->stats.bytes_out,
-		    (uint64_t)n, memory_order_relaxed);
-		if ((size_t)n == len)
-			return 0;
+	do
+		n = send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		n = 0;
 	}
+	atomic_fetch_add_explicit(
+	    &s->server->stats.bytes_out, (uint64_t)n, memory_order_relaxed);
+	if ((size_t)n == len)
+		return 0;
 	struct session_msg *m = session_msg_new(buf + n, len - (size_t)n);
 	if (m == NULL)
 		return -1;
