@@ -203,7 +203,11 @@ console_write_queued(struct console *c, int editing)
 	if (list == NULL && dropped == 0 && !prompt_changed)
 		return;
 
-#ifdef CONSOLE_LINE_EDITING
+#if defined(HAVE_LIBEDIT)
+	/* libedit cannot swap the line out: clear it, then redraw it whole. */
+	if (editing && (list != NULL || dropped))
+		io_write_full(c->out_fd, "\r\033[K", 4);
+#elif defined(CONSOLE_LINE_EDITING)
 	char *saved = NULL;
 	int point = 0;
 	if (editing && (list != NULL || dropped)) {
@@ -229,7 +233,18 @@ console_write_queued(struct console *c, int editing)
 		    (unsigned long long)dropped);
 		io_write_full(c->out_fd, buf, (size_t)n);
 	}
-#ifdef CONSOLE_LINE_EDITING
+#if defined(HAVE_LIBEDIT)
+	if (editing) {
+		rl_set_prompt(prompt);
+		/*
+		 * libedit's redisplay shows a stale line and its buffer is
+		 * not readable here: the prompt alone is drawn again, and
+		 * what was half typed stays in the buffer, unseen.
+		 */
+		io_write_full(c->out_fd, prompt, strlen(prompt));
+		return;
+	}
+#elif defined(CONSOLE_LINE_EDITING)
 	if (editing) {
 		rl_set_prompt(prompt);
 		if (saved != NULL) {
@@ -291,6 +306,10 @@ console_main(void *arg)
 		rl_catch_signals = 0;
 		rl_catch_sigwinch = 0;
 		rl_callback_handler_install(c->prompt, console_rl_on_line);
+		/* Installing it drew the prompt already. */
+		pthread_mutex_lock(&c->lock);
+		c->prompt_changed = 0;
+		pthread_mutex_unlock(&c->lock);
 		editing = 1;
 	}
 #endif
