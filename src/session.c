@@ -287,14 +287,23 @@ session_escape(const char *msg, size_t len, char *stack, size_t size)
 	return out;
 }
 
+/* How session_broadcast chooses and reports. */
+enum {
+	/* Only to sessions accepted before the sender (ids grow in accept
+	 * order): a client that came in later is not told of a join from
+	 * before its time. */
+	SESSION_EARLIER_ONLY = 1,
+	/* A client's message: a recipient leaving meanwhile is reported
+	 * as undelivered too (a server notice to it is not). */
+	SESSION_REPORT_GONE = 2
+};
+
 /*
- * Sends text to every session but except; with earlier_only, just to
- * those accepted before it (ids grow in accept order), so that a client
- * that came in later is not told of a join from before its time.
+ * Sends text (ending in LF) to every session but except; what cannot be
+ * queued is reported on the console with the start of the text.
  */
 static void
-session_broadcast(
-    struct session *except, const char *text, size_t len, int earlier_only)
+session_broadcast(struct session *except, const char *text, size_t len, int how)
 {
 	struct server *srv = except->server;
 	struct session **list;
@@ -303,17 +312,20 @@ session_broadcast(
 	list = registry_snapshot(srv->registry, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i] == except ||
-		    (earlier_only && list[i]->id > except->id))
+		    ((how & SESSION_EARLIER_ONLY) && list[i]->id > except->id))
 			continue;
-		if (session_send(list[i], text, len) != SESSION_FULL)
+		int rc = session_send(list[i], text, len);
+		if (rc == SESSION_SENT ||
+		    (rc == SESSION_GONE_ERR && !(how & SESSION_REPORT_GONE)))
 			continue;
 		char excerpt[SESSION_EXCERPT];
 		escape_render_bounded(
 		    excerpt, sizeof(excerpt), text, len > 0 ? len - 1 : 0);
-		console_print(srv->console,
-		    "#%llu %s: not delivered (client "
-		    "too slow, dropping it): %s",
-		    (unsigned long long)list[i]->id, list[i]->addr, excerpt);
+		console_print(srv->console, "#%llu %s: not delivered (%s): %s",
+		    (unsigned long long)list[i]->id, list[i]->addr,
+		    rc == SESSION_FULL ? "client too slow, dropping it"
+		                       : "client gone",
+		    excerpt);
 	}
 	registry_release(list, n);
 }
@@ -346,7 +358,8 @@ session_on_message(struct session *s, const char *msg, size_t len)
 		if (line != NULL) {
 			int n = snprintf(line, need, "#%llu: %s\n",
 			    (unsigned long long)s->id, text);
-			session_broadcast(s, line, (size_t)n, 0);
+			session_broadcast(
+			    s, line, (size_t)n, SESSION_REPORT_GONE);
 			if (line != lstack)
 				free(line);
 		}
@@ -579,7 +592,8 @@ session_announce(struct session *s, const char *event, int online)
 		    (unsigned long long)s->id, joined ? "joined" : "left",
 		    online);
 		/* Clients that came in after it never hear it joined. */
-		session_broadcast(s, line, (size_t)n, joined);
+		session_broadcast(
+		    s, line, (size_t)n, joined ? SESSION_EARLIER_ONLY : 0);
 	}
 }
 

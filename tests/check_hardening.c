@@ -352,6 +352,57 @@ START_TEST(test_reader_that_never_reads)
 }
 END_TEST
 
+/* Room mode: a stuck recipient is dropped and named; the rest get all. */
+START_TEST(test_room_relay_to_a_reader_that_never_reads)
+{
+	const char *extra[] = {"--max-queue", "262144", NULL};
+	enum { TEXT = 30000, ROUNDS = 300 };
+	struct hard h;
+	char *line = malloc(TEXT + 1), *want = malloc(TEXT + 6);
+	char *got = malloc(TEXT + 6), *con = malloc(4 * TEXT);
+	int small = 4096, reported = 0;
+
+	hard_start(&h, "room", extra);
+	int sender = hard_join(&h);
+	int stuck = testutil_connect(h.port);
+	setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	hard_expect(&h, "connected (2 online)");
+	int reader = hard_join(&h);
+	for (int i = 0; i < TEXT; i++)
+		line[i] = (char)('a' + i % 26);
+	line[TEXT] = '\n';
+	memcpy(want, "#1: ", 4);
+	memcpy(want + 4, line, TEXT + 1);
+	for (int i = 0; i < ROUNDS; i++) {
+		ck_assert_int_eq(
+		    io_write_full(sender, line, TEXT + 1), TEXT + 1);
+		ck_assert_uint_eq(testutil_read_exact(reader, got, TEXT + 5,
+		                      testutil_wait_ms(5000)),
+		    TEXT + 5);
+		ck_assert(memcmp(got, want, TEXT + 5) == 0);
+	}
+	for (int i = 0; i < 5000 && !reported; i++) {
+		/* Console lines carry #1's long messages: a big buffer. */
+		if (testutil_read_line(h.proc.out_fd, con, 4 * TEXT,
+		        testutil_wait_ms(5000)) < 0)
+			break;
+		reported = strncmp(con, "#2 ", 3) == 0 &&
+		    strstr(con,
+		        "not delivered (client too slow, dropping "
+		        "it): #1: abcdef") != NULL;
+	}
+	ck_assert_msg(reported, "no undelivered report for #2");
+	close(sender);
+	close(stuck);
+	close(reader);
+	free(line);
+	free(want);
+	free(got);
+	free(con);
+	hard_stop(&h);
+}
+END_TEST
+
 START_TEST(test_reset_while_operator_sends)
 {
 	struct hard h;
@@ -598,6 +649,7 @@ hardening_suite(void)
 
 	tc = tcase_create("slow_and_broken_clients");
 	tcase_add_test(tc, test_reader_that_never_reads);
+	tcase_add_test(tc, test_room_relay_to_a_reader_that_never_reads);
 	tcase_add_test(tc, test_reset_while_operator_sends);
 	tcase_add_test(tc, test_cycles_leave_nothing_behind);
 	tcase_set_timeout(tc, 120);
