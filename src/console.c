@@ -399,7 +399,11 @@ console_free(struct console *c)
 {
 	struct console_line *l;
 
-	if (c == NULL)
+	/*
+	 * A console thread still blocked on a terminal nobody reads (see
+	 * console_stop) may use c: it is left to process exit.
+	 */
+	if (c == NULL || c->started)
 		return;
 	while ((l = c->head) != NULL) {
 		c->head = l->next;
