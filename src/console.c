@@ -372,13 +372,13 @@ console_start(struct console *c)
 	return rc;
 }
 
-void
+int
 console_stop(struct console *c, int timeout_ms)
 {
 	struct timespec deadline;
 
 	if (!c->started)
-		return;
+		return 0;
 	pthread_mutex_lock(&c->lock);
 	c->stopping = 1;
 	c->wake_pending = 0;
@@ -388,10 +388,11 @@ console_stop(struct console *c, int timeout_ms)
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += timeout_ms / 1000 + 1;
 	if (pthread_timedjoin_np(c->thread, NULL, &deadline) != 0)
-		return;
+		return -1;
 	c->started = 0;
 	/* Lines printed after the thread ended still go out. */
 	console_write_queued(c, 0);
+	return 0;
 }
 
 void

@@ -41,10 +41,11 @@ void console_set_prompt(struct console *c, const char *prompt);
 
 /*
  * Writes what is still queued (within timeout_ms), restores the terminal
- * and ends the console thread.  If the thread is still blocked writing
- * after that (an output nobody reads), it is left running.
+ * and ends the console thread.  Returns 0, or -1 if the thread is still
+ * blocked writing after that (an output nobody reads): it is left
+ * running, and c must not be freed.
  */
-void console_stop(struct console *c, int timeout_ms);
+int console_stop(struct console *c, int timeout_ms);
 
 /* Frees the console, unless its thread is still running (then nothing). */
 void console_free(struct console *c);

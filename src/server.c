@@ -348,27 +348,38 @@ server_error(int err_fd, const char *fmt, ...)
 int
 server_run(const struct server_config *cfg, int err_fd)
 {
-	struct server srv;
-	struct operator_state op;
+	/*
+	 * On the heap: session and console threads that outlive a stalled
+	 * shutdown still point at it, so it is freed only when they are
+	 * all gone, and otherwise left to process exit.
+	 */
+	struct server_run_state {
+		struct server srv;
+		struct operator_state op;
+	} *state = calloc(1, sizeof(*state));
 	sigset_t waitmask;
 	char name[NET_ADDRSTRLEN], line[NET_ADDRSTRLEN + 64];
-	int lfd = -1, gai, status = 1, n;
+	int lfd = -1, gai, status = 1, n, console_running = 0;
 
-	memset(&srv, 0, sizeof(srv));
-	srv.cfg = *cfg;
-	srv.log_fd = -1;
-	srv.main_thread = pthread_self();
-	srv.started_ms = clock_now_ms();
-	srv.stack_size = SERVER_STACK_SIZE;
+	if (state == NULL) {
+		server_error(err_fd, "tcpchatd: %s\n", strerror(errno));
+		return 1;
+	}
+	struct server *srv = &state->srv;
+	srv->cfg = *cfg;
+	srv->log_fd = -1;
+	srv->main_thread = pthread_self();
+	srv->started_ms = clock_now_ms();
+	srv->stack_size = SERVER_STACK_SIZE;
 	int limit = server_default_max_clients();
-	if (srv.cfg.max_clients <= 0 || srv.cfg.max_clients > limit)
-		srv.cfg.max_clients = limit;
-	access_counter_init(&srv.per_ip);
+	if (srv->cfg.max_clients <= 0 || srv->cfg.max_clients > limit)
+		srv->cfg.max_clients = limit;
+	access_counter_init(&srv->per_ip);
 	server_signalled = 0;
 	server_signals_init(&waitmask);
 
 	if (cfg->log_path != NULL &&
-	    (srv.log_fd = transcript_open(cfg->log_path)) == -1) {
+	    (srv->log_fd = transcript_open(cfg->log_path)) == -1) {
 		server_error(err_fd, "tcpchatd: cannot open log %s: %s\n",
 		    cfg->log_path, strerror(errno));
 		goto out;
@@ -383,13 +394,13 @@ server_run(const struct server_config *cfg, int err_fd)
 	}
 	net_set_nonblock(lfd, 1);
 	net_local_name(lfd, name, sizeof(name));
-	if ((srv.registry = registry_new()) == NULL)
+	if ((srv->registry = registry_new()) == NULL)
 		goto out;
-	operator_init(&op, &srv);
-	srv.console = console_new(
+	operator_init(&state->op, srv);
+	srv->console = console_new(
 	    cfg->mode == SERVER_ECHO && cfg->quiet ? -1 : cfg->console_fd,
-	    cfg->console_out_fd, operator_on_line, &op);
-	if (srv.console == NULL) {
+	    cfg->console_out_fd, operator_on_line, &state->op);
+	if (srv->console == NULL) {
 		server_error(err_fd, "tcpchatd: %s\n", strerror(errno));
 		goto out;
 	}
@@ -398,32 +409,34 @@ server_run(const struct server_config *cfg, int err_fd)
 	    "tcpchatd: listening on %s (mode %s)\n", name,
 	    server_mode_name(cfg->mode));
 	io_write_full(cfg->console_out_fd, line, (size_t)n);
-	console_set_prompt(srv.console, "tcpchatd> ");
-	if (console_start(srv.console) != 0) {
+	console_set_prompt(srv->console, "tcpchatd> ");
+	if (console_start(srv->console) != 0) {
 		server_error(err_fd, "tcpchatd: cannot start the console\n");
 		goto out;
 	}
-	server_log(&srv, 0, "", "listening", name, strlen(name));
+	server_log(srv, 0, "", "listening", name, strlen(name));
 
-	server_accept_loop(&srv, lfd, &waitmask);
+	server_accept_loop(srv, lfd, &waitmask);
 	close(lfd);
 	lfd = -1;
-	server_shutdown(&srv);
-	console_stop(srv.console, 2000);
+	server_shutdown(srv);
+	console_running = console_stop(srv->console, 2000) != 0;
 	status = 0;
 out:
 	if (lfd != -1)
 		close(lfd);
-	if (srv.log_fd != -1)
-		close(srv.log_fd);
 	/*
 	 * Sessions still running (a peer that never let its queue drain)
-	 * may hold the registry and console: leave them to process exit.
+	 * or a console blocked on an output nobody reads may still use the
+	 * state, the log and the registry: leave them all to process exit.
 	 */
-	if (atomic_load(&srv.threads) == 0) {
-		registry_free(srv.registry);
-		console_free(srv.console);
-		access_counter_free(&srv.per_ip);
+	if (atomic_load(&srv->threads) == 0 && !console_running) {
+		if (srv->log_fd != -1)
+			close(srv->log_fd);
+		registry_free(srv->registry);
+		console_free(srv->console);
+		access_counter_free(&srv->per_ip);
+		free(state);
 	}
 	return status;
 }
