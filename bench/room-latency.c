@@ -281,32 +281,31 @@ main(int argc, char **argv)
 
 	qsort(each, nsamples, sizeof(*each), compare_u64);
 	qsort(fanout, (size_t)broadcasts, sizeof(*fanout), compare_u64);
-	double ms = 1e6;
+	/* p50, p99 and max of each delivery, then of each whole fan-out. */
+	double ms = 1e6,
+	       fig[6] = {
+	           percentile(each, nsamples, 50) / ms,
+	           percentile(each, nsamples, 99) / ms,
+	           nsamples ? each[nsamples - 1] / ms : 0.0,
+	           percentile(fanout, (size_t)broadcasts, 50) / ms,
+	           percentile(fanout, (size_t)broadcasts, 99) / ms,
+	           fanout[broadcasts - 1] / ms,
+	       };
 	if (json)
 		printf("{\"clients\":%d,\"broadcasts\":%d,\"deliveries\":%zu,"
 		       "\"missing\":%ld,\"recipient_ms\":{\"p50\":%.3f,"
 		       "\"p99\":%.3f,\"max\":%.3f},\"fanout_ms\":{\"p50\":%.3f,"
 		       "\"p99\":%.3f,\"max\":%.3f}}\n",
-		    clients, broadcasts, nsamples, missing,
-		    percentile(each, nsamples, 50) / ms,
-		    percentile(each, nsamples, 99) / ms,
-		    nsamples ? each[nsamples - 1] / ms : 0.0,
-		    percentile(fanout, (size_t)broadcasts, 50) / ms,
-		    percentile(fanout, (size_t)broadcasts, 99) / ms,
-		    fanout[broadcasts - 1] / ms);
+		    clients, broadcasts, nsamples, missing, fig[0], fig[1],
+		    fig[2], fig[3], fig[4], fig[5]);
 	else
 		printf(
 		    "room-latency: %d recipients, %d broadcasts, %zu "
 		    "deliveries, %ld missing\n"
 		    "  each delivery  p50 %.3f ms  p99 %.3f ms  max %.3f ms\n"
 		    "  all recipients p50 %.3f ms  p99 %.3f ms  max %.3f ms\n",
-		    clients, broadcasts, nsamples, missing,
-		    percentile(each, nsamples, 50) / ms,
-		    percentile(each, nsamples, 99) / ms,
-		    nsamples ? each[nsamples - 1] / ms : 0.0,
-		    percentile(fanout, (size_t)broadcasts, 50) / ms,
-		    percentile(fanout, (size_t)broadcasts, 99) / ms,
-		    fanout[broadcasts - 1] / ms);
+		    clients, broadcasts, nsamples, missing, fig[0], fig[1],
+		    fig[2], fig[3], fig[4], fig[5]);
 	for (int i = 0; i < clients; i++)
 		close(rs[i].fd);
 	close(sender);

@@ -305,6 +305,44 @@ START_TEST(test_slowloris_line_deadline)
 END_TEST
 
 /*
+ * Connects a client that will never read, with a receive buffer as small
+ * as the kernel allows, and waits for the console to show it.
+ */
+static int
+hard_join_stuck(struct hard *h)
+{
+	int small = 4096, fd = testutil_connect(h->port);
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	hard_expect(h, "connected (");
+	return fd;
+}
+
+/*
+ * Reads console lines (up to cap bytes each: relayed messages can be
+ * long) until one starts with prefix and contains needle.  Fails the
+ * test if none comes.
+ */
+static void
+hard_expect_report(
+    struct hard *h, const char *prefix, const char *needle, size_t cap)
+{
+	char *line = malloc(cap);
+	int found = 0;
+
+	ck_assert_ptr_nonnull(line);
+	for (int i = 0; i < 5000 && !found; i++) {
+		if (testutil_read_line(
+		        h->proc.out_fd, line, cap, testutil_wait_ms(5000)) < 0)
+			break;
+		found = strncmp(line, prefix, strlen(prefix)) == 0 &&
+		    strstr(line, needle) != NULL;
+	}
+	free(line);
+	ck_assert_msg(found, "no \"%s...%s\" on the console", prefix, needle);
+}
+
+/*
  * A client that never reads while the operator keeps sending to all:
  * it is dropped when its queue is full, the operator is told what it
  * missed, and the reading client gets everything, promptly.
@@ -316,12 +354,9 @@ START_TEST(test_reader_that_never_reads)
 	enum { TEXT = 60000, ROUNDS = 200 };
 	struct hard h;
 	char *cmd = malloc(TEXT + 7), *got = malloc(TEXT + 1);
-	int small = 4096, dropped = 0;
 
 	hard_start(&h, "chat", extra);
-	int stuck = testutil_connect(h.port);
-	setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	hard_expect(&h, "connected (1 online)");
+	int stuck = hard_join_stuck(&h);
 	int reader = hard_join(&h);
 	/* 12 MB in all: far more than socket buffers and the queue hold. */
 	memcpy(cmd, "/all ", 5);
@@ -341,14 +376,7 @@ START_TEST(test_reader_that_never_reads)
 	ck_assert_msg(took < (uint64_t)testutil_wait_ms(20000),
 	    "the reader waited %llu ms", (unsigned long long)took);
 	/* The console said whom it could not reach, and dropped it. */
-	for (int i = 0; i < 5000 && !dropped; i++) {
-		if (testutil_read_line(h.proc.out_fd, h.line, sizeof(h.line),
-		        testutil_wait_ms(5000)) < 0)
-			break;
-		dropped = strncmp(h.line, "#1 ", 3) == 0 &&
-		    strstr(h.line, "not delivered") != NULL;
-	}
-	ck_assert_msg(dropped, "no undelivered report for #1");
+	hard_expect_report(&h, "#1 ", "not delivered", sizeof(h.line));
 	hard_expect(&h, "disconnected: too slow");
 	close(stuck);
 	close(reader);
@@ -365,14 +393,11 @@ START_TEST(test_room_relay_to_a_reader_that_never_reads)
 	enum { TEXT = 30000, ROUNDS = 300 };
 	struct hard h;
 	char *line = malloc(TEXT + 1), *want = malloc(TEXT + 6);
-	char *got = malloc(TEXT + 6), *con = malloc(4 * TEXT);
-	int small = 4096, reported = 0;
+	char *got = malloc(TEXT + 6);
 
 	hard_start(&h, "room", extra);
 	int sender = hard_join(&h);
-	int stuck = testutil_connect(h.port);
-	setsockopt(stuck, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	hard_expect(&h, "connected (2 online)");
+	int stuck = hard_join_stuck(&h);
 	int reader = hard_join(&h);
 	for (int i = 0; i < TEXT; i++)
 		line[i] = (char)('a' + i % 26);
@@ -387,24 +412,16 @@ START_TEST(test_room_relay_to_a_reader_that_never_reads)
 		    TEXT + 5);
 		ck_assert(memcmp(got, want, TEXT + 5) == 0);
 	}
-	for (int i = 0; i < 5000 && !reported; i++) {
-		/* Console lines carry #1's long messages: a big buffer. */
-		if (testutil_read_line(h.proc.out_fd, con, 4 * TEXT,
-		        testutil_wait_ms(5000)) < 0)
-			break;
-		reported = strncmp(con, "#2 ", 3) == 0 &&
-		    strstr(con,
-		        "not delivered (client too slow, dropping "
-		        "it): #1: abcdef") != NULL;
-	}
-	ck_assert_msg(reported, "no undelivered report for #2");
+	/* Console lines carry #1's long messages: a big buffer. */
+	hard_expect_report(&h, "#2 ",
+	    "not delivered (client too slow, dropping it): #1: abcdef",
+	    4 * TEXT);
 	close(sender);
 	close(stuck);
 	close(reader);
 	free(line);
 	free(want);
 	free(got);
-	free(con);
 	hard_stop(&h);
 }
 END_TEST
