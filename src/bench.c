@@ -26,6 +26,7 @@
 
 #include "bench.h"
 #include "clock.h"
+#include "io.h"
 #include "net.h"
 
 /* Connections one worker has in the middle of connecting at once. */
@@ -291,17 +292,13 @@ static int
 bench_conn_flush(struct bench_worker *w, struct bench_conn *c)
 {
 	while (c->pending_off < c->pending_len) {
-		ssize_t n = send(c->fd, c->pending + c->pending_off,
-		    c->pending_len - c->pending_off, MSG_NOSIGNAL);
-		if (n > 0) {
-			c->pending_off += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		ssize_t n = io_send_some(c->fd, c->pending + c->pending_off,
+		    c->pending_len - c->pending_off);
+		if (n == -1)
+			return -1;
+		if (n == 0)
 			return 0;
-		return -1;
+		c->pending_off += (size_t)n;
 	}
 	free(c->pending);
 	c->pending = NULL;
@@ -342,15 +339,13 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 		}
 		if (len == 0)
 			return 0;
-		ssize_t n = send(c->fd, w->wbuf, len, MSG_NOSIGNAL);
-		while (n == -1 && errno == EINTR)
-			n = send(c->fd, w->wbuf, len, MSG_NOSIGNAL);
-		if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+		ssize_t n = io_send_some(c->fd, w->wbuf, len);
+		if (n == -1)
 			return -1;
 		if (n == (ssize_t)len)
 			continue;
 		/* The socket is full: keep the rest until it drains. */
-		size_t done = n > 0 ? (size_t)n : 0;
+		size_t done = (size_t)n;
 		c->pending = malloc(len - done);
 		if (c->pending == NULL)
 			return -1;

@@ -16,22 +16,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(HAVE_LIBEDIT)
-#include <editline/readline.h>
-#define CLIENT_LINE_EDITING 1
-#elif defined(HAVE_READLINE)
-#include <readline/readline.h>
-#include <readline/history.h>
-#define CLIENT_LINE_EDITING 1
-#else
-#define CLIENT_LINE_EDITING 0
-#endif
-
 #include "client.h"
 #include "clock.h"
 #include "escape.h"
 #include "framing.h"
 #include "io.h"
+#include "lineedit.h"
 #include "net.h"
 
 /*
@@ -95,7 +85,7 @@ client_options_init(struct client_options *opts)
 int
 client_has_line_editing(void)
 {
-	return CLIENT_LINE_EDITING;
+	return lineedit_available();
 }
 
 /* One line on err_fd, "tcpchat: " first; errno is kept. */
@@ -139,67 +129,50 @@ client_seconds(int ms)
 
 /* ---- line editing ------------------------------------------------- */
 
-#if CLIENT_LINE_EDITING
-/*
- * readline calls back without a user pointer, and there is only one
- * terminal: the session that installed the handler.
- */
-static struct client *client_editing_session;
-
 static void client_take_line(struct client *c, const char *line, size_t len);
-static void client_editing_stop(struct client *c);
 
+/* The line editor's callback: a typed line, or NULL for Ctrl-D. */
 static void
-client_editing_line(char *line)
+client_editing_line(void *ctx, const char *line, size_t len)
 {
-	struct client *c = client_editing_session;
+	struct client *c = ctx;
 
 	if (line == NULL) {
 		/* Ctrl-D: end of input, as in a script. */
 		c->in_eof = 1;
-		client_editing_stop(c);
+		c->editing = 0;
 		return;
 	}
-	if (*line != '\0')
-		add_history(line);
-	client_take_line(c, line, strlen(line));
-	free(line);
+	client_take_line(c, line, len);
 }
 
-/* Hands the terminal to readline.  0, or -1 (then the plain reader). */
+/* Hands the terminal to the line editor.  0, or -1 (the plain reader). */
 static int
 client_editing_start(struct client *c)
 {
-	if (c->in_fd != STDIN_FILENO || c->out_fd != STDOUT_FILENO)
+	if (c->in_fd != STDIN_FILENO || c->out_fd != STDOUT_FILENO ||
+	    lineedit_start(CLIENT_PROMPT, client_editing_line, c) == -1)
 		return -1;
-	client_editing_session = c;
-	rl_instream = stdin;
-	rl_outstream = stdout;
-	rl_callback_handler_install(CLIENT_PROMPT, client_editing_line);
 	c->editing = 1;
 	return 0;
 }
 
+/* Leaves the terminal as we found it, the half-typed line erased. */
 static void
 client_editing_stop(struct client *c)
 {
 	if (!c->editing)
 		return;
-	/* Leave the terminal as we found it, the half-typed line erased. */
-	rl_callback_handler_remove();
-	(void)io_write_full(c->out_fd, "\r\033[K", 4);
+	lineedit_stop();
 	c->editing = 0;
-	client_editing_session = NULL;
 }
 
 /* Clears the prompt line so what follows prints where it stood. */
 static void
 client_editing_hide(struct client *c)
 {
-	if (c->editing) {
-		fflush(rl_outstream);
-		(void)io_write_full(c->out_fd, "\r\033[K", 4);
-	}
+	if (c->editing)
+		lineedit_hide();
 }
 
 /* Redraws the prompt and the half-typed line below what was printed. */
@@ -207,41 +180,8 @@ static void
 client_editing_show(struct client *c)
 {
 	if (c->editing)
-		rl_forced_update_display();
+		lineedit_show();
 }
-
-static void
-client_editing_read(struct client *c)
-{
-	rl_callback_read_char();
-}
-#else
-static int
-client_editing_start(struct client *c)
-{
-	return -1;
-}
-
-static void
-client_editing_stop(struct client *c)
-{
-}
-
-static void
-client_editing_hide(struct client *c)
-{
-}
-
-static void
-client_editing_show(struct client *c)
-{
-}
-
-static void
-client_editing_read(struct client *c)
-{
-}
-#endif
 
 /* ---- server to user ----------------------------------------------- */
 
@@ -392,20 +332,18 @@ static void
 client_send_queued(struct client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->sock, c->out_buf + c->out_off,
-		    c->out_len - c->out_off, MSG_NOSIGNAL);
+		ssize_t n = io_send_some(
+		    c->sock, c->out_buf + c->out_off, c->out_len - c->out_off);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			continue;
 		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == 0)
 			return;
-		if (n == -1 && errno == EPIPE) {
+		if (errno == EPIPE) {
 			/* The server is gone; reading says how. */
 			c->server_closed = 1;
-		} else if (n == -1 && errno == ECONNRESET) {
+		} else if (errno == ECONNRESET) {
 			client_fail(c, "%s: connection reset by peer", c->peer);
 		} else {
 			client_fail(c, "%s: %s", c->peer, strerror(errno));
@@ -484,15 +422,13 @@ client_take_input(struct client *c, const char *p, size_t len, int at_eof)
 	return i;
 }
 
-#if CLIENT_LINE_EDITING
-/* A line from readline, without its newline. */
+/* A line from the line editor, without its newline. */
 static void
 client_take_line(struct client *c, const char *line, size_t len)
 {
 	(void)client_take_input(c, line, len, 0);
 	(void)client_take_input(c, "\n", 1, 0);
 }
-#endif
 
 /* Takes what is buffered of the input, keeping the rest at the front. */
 static void
@@ -694,7 +630,7 @@ client_poll_once(struct client *c, uint64_t oneshot_deadline)
 	if (!c->done && !c->server_closed && in_i < n &&
 	    pfd[in_i].revents != 0) {
 		if (c->editing)
-			client_editing_read(c);
+			lineedit_read();
 		else
 			client_read_input(c);
 	}

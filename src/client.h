@@ -19,7 +19,7 @@
 /*
  * A reply without a newline (the seed's servers never send one) is
  * complete once the server pauses this long; tcpchatd uses the same
- * rule for messages, with 100 ms.
+ * rule for messages, with 40 ms (SERVER_FLUSH_MS).
  */
 #define CLIENT_PAUSE_MS 200
 

@@ -32,3 +32,30 @@ clock_ms_until(uint64_t deadline_ms)
 		return INT_MAX;
 	return (int)(deadline_ms - now);
 }
+
+struct timespec
+clock_timespec_ms(int ms)
+{
+	struct timespec ts;
+
+	if (ms < 0)
+		ms = 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	return ts;
+}
+
+struct timespec
+clock_deadline_ms(clockid_t id, int ms)
+{
+	struct timespec ts, rel = clock_timespec_ms(ms);
+
+	clock_gettime(id, &ts);
+	ts.tv_sec += rel.tv_sec;
+	ts.tv_nsec += rel.tv_nsec;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}

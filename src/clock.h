@@ -3,6 +3,7 @@
 #define TCPCHAT_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 /* Monotonic time in nanoseconds since an arbitrary start. */
 uint64_t clock_now_ns(void);
@@ -12,5 +13,15 @@ uint64_t clock_now_ms(void);
 
 /* Milliseconds left until deadline_ms (0 when passed), for poll(). */
 int clock_ms_until(uint64_t deadline_ms);
+
+/* ms milliseconds as a relative timespec, for ppoll() and the like. */
+struct timespec clock_timespec_ms(int ms);
+
+/*
+ * The moment ms milliseconds from now on clock id (CLOCK_MONOTONIC for
+ * a condition variable set to it, CLOCK_REALTIME for the _np joins), as
+ * an absolute timespec.
+ */
+struct timespec clock_deadline_ms(clockid_t id, int ms);
 
 #endif

@@ -12,19 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#if defined(HAVE_LIBEDIT)
-#include <editline/readline.h>
-#define CONSOLE_LINE_EDITING 1
-#elif defined(HAVE_READLINE)
-#include <readline/history.h>
-#include <readline/readline.h>
-#define CONSOLE_LINE_EDITING 1
-#endif
-
 #include "clock.h"
 #include "console.h"
 #include "framing.h"
 #include "io.h"
+#include "lineedit.h"
 
 struct console_line {
 	struct console_line *next;
@@ -41,6 +33,7 @@ struct console {
 	void *ctx;
 	pthread_t thread;
 	int started;
+	int reading; /* console thread only: input still open */
 
 	pthread_mutex_t lock; /* guards everything below */
 	struct console_line *head, *tail;
@@ -51,25 +44,6 @@ struct console {
 	char prompt[128];
 	int prompt_changed;
 };
-
-#ifdef CONSOLE_LINE_EDITING
-/* readline's callback API has no context pointer: one console at a time. */
-static struct console *console_rl_owner;
-static char *console_rl_line;
-static int console_rl_eof;
-
-static void
-console_rl_on_line(char *line)
-{
-	if (line == NULL) {
-		console_rl_eof = 1;
-		return;
-	}
-	if (*line != '\0')
-		add_history(line);
-	console_rl_line = line;
-}
-#endif
 
 struct console *
 console_new(int in_fd, int out_fd, console_line_fn on_line, void *ctx)
@@ -169,95 +143,86 @@ console_set_prompt(struct console *c, const char *prompt)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* What console_take_queued took from the queue, for the writer. */
+struct console_batch {
+	struct console_line *lines;
+	uint64_t dropped;
+	int prompt_changed;
+	char prompt[128];
+};
+
 /*
- * Writes every queued line.  With line editing active, the half-typed
- * line is taken off the screen first and put back after, so incoming
- * lines never garble it.
+ * Takes everything queued for output.  The wake-up pipe is emptied
+ * first: a line queued after the lock is released writes a fresh byte
+ * (wake_pending is clear by then), so its wake-up cannot be drained here
+ * and lost.  Returns 0 when there is nothing to do.
+ */
+static int
+console_take_queued(struct console *c, struct console_batch *b)
+{
+	char buf[64];
+
+	while (read(c->wake[0], buf, sizeof(buf)) > 0)
+		continue;
+	pthread_mutex_lock(&c->lock);
+	b->lines = c->head;
+	c->head = c->tail = NULL;
+	c->queued_bytes = 0;
+	b->dropped = c->dropped;
+	c->dropped = 0;
+	c->wake_pending = 0;
+	b->prompt_changed = c->prompt_changed;
+	c->prompt_changed = 0;
+	memcpy(b->prompt, c->prompt, sizeof(b->prompt));
+	pthread_mutex_unlock(&c->lock);
+	return b->lines != NULL || b->dropped != 0 || b->prompt_changed;
+}
+
+/* Writes the batch's lines (freeing them) and the count of dropped ones. */
+static void
+console_write_lines(struct console *c, struct console_batch *b)
+{
+	struct console_line *l;
+	char buf[96];
+
+	while ((l = b->lines) != NULL) {
+		b->lines = l->next;
+		io_write_full(c->out_fd, l->text, l->len);
+		free(l);
+	}
+	if (b->dropped) {
+		int n = snprintf(buf, sizeof(buf),
+		    "tcpchatd: %llu console lines dropped (output stalled)\n",
+		    (unsigned long long)b->dropped);
+		io_write_full(c->out_fd, buf, (size_t)n);
+	}
+}
+
+/*
+ * Writes every queued line.  At a terminal the prompt (and, with line
+ * editing, the half-typed line) is taken off the screen first and put
+ * back after, so incoming lines never garble it.
  */
 static void
 console_write_queued(struct console *c, int editing)
 {
-	struct console_line *list, *l;
-	uint64_t dropped;
-	char buf[64], prompt[128];
-	int prompt_changed;
+	struct console_batch b;
 
-	/*
-	 * Empty the wake-up pipe before taking the lines: a line queued
-	 * after the lock is released writes a fresh byte (wake_pending is
-	 * clear by then), so its wake-up cannot be drained here and lost.
-	 */
-	while (read(c->wake[0], buf, sizeof(buf)) > 0)
-		continue;
-	pthread_mutex_lock(&c->lock);
-	list = c->head;
-	c->head = c->tail = NULL;
-	c->queued_bytes = 0;
-	dropped = c->dropped;
-	c->dropped = 0;
-	c->wake_pending = 0;
-	prompt_changed = c->prompt_changed;
-	c->prompt_changed = 0;
-	memcpy(prompt, c->prompt, sizeof(prompt));
-	pthread_mutex_unlock(&c->lock);
-	if (list == NULL && dropped == 0 && !prompt_changed)
+	if (!console_take_queued(c, &b))
 		return;
-
-#if defined(HAVE_LIBEDIT)
-	/* libedit cannot swap the line out: clear it, then redraw it whole. */
-	if (editing && (list != NULL || dropped))
-		io_write_full(c->out_fd, "\r\033[K", 4);
-#elif defined(CONSOLE_LINE_EDITING)
-	char *saved = NULL;
-	int point = 0;
-	if (editing && (list != NULL || dropped)) {
-		saved = rl_copy_text(0, rl_end);
-		point = rl_point;
-		rl_set_prompt("");
-		rl_replace_line("", 0);
-		rl_redisplay();
-	}
-#else
-	(void)editing;
-#endif
-	if (!editing && c->tty && (list != NULL || dropped))
-		io_write_full(c->out_fd, "\r\033[K", 4);
-	for (l = list; l != NULL; l = list) {
-		list = l->next;
-		io_write_full(c->out_fd, l->text, l->len);
-		free(l);
-	}
-	if (dropped) {
-		int n = snprintf(buf, sizeof(buf),
-		    "tcpchatd: %llu console lines dropped (output stalled)\n",
-		    (unsigned long long)dropped);
-		io_write_full(c->out_fd, buf, (size_t)n);
-	}
-#if defined(HAVE_LIBEDIT)
+	int text = b.lines != NULL || b.dropped != 0;
 	if (editing) {
-		rl_set_prompt(prompt);
-		/*
-		 * libedit's redisplay shows a stale line and its buffer is
-		 * not readable here: the prompt alone is drawn again, and
-		 * what was half typed stays in the buffer, unseen.
-		 */
-		io_write_full(c->out_fd, prompt, strlen(prompt));
-		return;
+		lineedit_set_prompt(b.prompt);
+		if (text)
+			lineedit_hide();
+	} else if (c->tty && text) {
+		io_write_full(c->out_fd, "\r\033[K", 4);
 	}
-#elif defined(CONSOLE_LINE_EDITING)
-	if (editing) {
-		rl_set_prompt(prompt);
-		if (saved != NULL) {
-			rl_replace_line(saved, 0);
-			rl_point = point;
-			free(saved);
-		}
-		rl_forced_update_display();
-		return;
-	}
-#endif
-	if (c->tty)
-		io_write_full(c->out_fd, prompt, strlen(prompt));
+	console_write_lines(c, &b);
+	if (editing)
+		lineedit_show();
+	else if (c->tty)
+		io_write_full(c->out_fd, b.prompt, strlen(b.prompt));
 }
 
 /* Reads what the plain reader can and hands complete lines on. 0 at EOF. */
@@ -292,33 +257,50 @@ console_read_plain(struct console *c, struct framing *f)
 	return 1;
 }
 
+/* The line editor's callback: a typed line, or NULL at end of input. */
+static void
+console_on_edited(void *ctx, const char *line, size_t len)
+{
+	struct console *c = ctx;
+
+	if (line == NULL)
+		c->reading = 0;
+	else
+		c->on_line(c->ctx, line, len);
+}
+
+/* Hands the terminal to the line editor.  1 if it took it. */
+static int
+console_editing_start(struct console *c)
+{
+	if (!c->reading || !c->tty || c->in_fd != STDIN_FILENO ||
+	    c->out_fd != STDOUT_FILENO)
+		return 0;
+	pthread_mutex_lock(&c->lock);
+	char prompt[sizeof(c->prompt)];
+	memcpy(prompt, c->prompt, sizeof(prompt));
+	/* Starting it draws the prompt. */
+	c->prompt_changed = 0;
+	pthread_mutex_unlock(&c->lock);
+	return lineedit_start(prompt, console_on_edited, c) == 0;
+}
+
 static void *
 console_main(void *arg)
 {
 	struct console *c = arg;
 	struct framing f;
-	int reading = c->in_fd >= 0, editing = 0;
+	int editing;
 
 	framing_init(&f, CONSOLE_MAX_LINE);
-#ifdef CONSOLE_LINE_EDITING
-	if (reading && c->tty && console_rl_owner == NULL) {
-		console_rl_owner = c;
-		rl_catch_signals = 0;
-		rl_catch_sigwinch = 0;
-		rl_callback_handler_install(c->prompt, console_rl_on_line);
-		/* Installing it drew the prompt already. */
-		pthread_mutex_lock(&c->lock);
-		c->prompt_changed = 0;
-		pthread_mutex_unlock(&c->lock);
-		editing = 1;
-	}
-#endif
+	c->reading = c->in_fd >= 0;
+	editing = console_editing_start(c);
 	if (c->tty && !editing)
 		io_write_full(c->out_fd, c->prompt, strlen(c->prompt));
 	for (;;) {
 		struct pollfd pfd[2] = {
 		    {.fd = c->wake[0], .events = POLLIN},
-		    {.fd = reading ? c->in_fd : -1, .events = POLLIN},
+		    {.fd = c->reading ? c->in_fd : -1, .events = POLLIN},
 		};
 		if (poll(pfd, 2, -1) == -1 && errno != EINTR)
 			break;
@@ -330,34 +312,15 @@ console_main(void *arg)
 			break;
 		if (!(pfd[1].revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-#ifdef CONSOLE_LINE_EDITING
 		if (editing) {
-			rl_callback_read_char();
-			if (console_rl_line != NULL) {
-				char *line = console_rl_line;
-				console_rl_line = NULL;
-				c->on_line(c->ctx, line, strlen(line));
-				free(line);
-			}
-			if (console_rl_eof) {
-				rl_callback_handler_remove();
-				editing = 0;
-				reading = 0;
-			}
-			continue;
+			lineedit_read();
+			editing = lineedit_active();
+		} else if (!console_read_plain(c, &f)) {
+			c->reading = 0;
 		}
-#endif
-		if (!console_read_plain(c, &f))
-			reading = 0;
 	}
-#ifdef CONSOLE_LINE_EDITING
-	if (editing) {
-		rl_callback_handler_remove();
-		io_write_full(c->out_fd, "\n", 1);
-	}
-	if (console_rl_owner == c)
-		console_rl_owner = NULL;
-#endif
+	if (editing)
+		lineedit_stop();
 	framing_free(&f);
 	return NULL;
 }
@@ -385,8 +348,7 @@ console_stop(struct console *c, int timeout_ms)
 	console_wake_locked(c);
 	pthread_mutex_unlock(&c->lock);
 	/* A terminal nobody reads must not keep the server from exiting. */
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000 + 1;
+	deadline = clock_deadline_ms(CLOCK_REALTIME, timeout_ms + 1000);
 	if (pthread_timedjoin_np(c->thread, NULL, &deadline) != 0)
 		return -1;
 	c->started = 0;

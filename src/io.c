@@ -62,6 +62,20 @@ io_write_full(int fd, const void *buf, size_t len)
 }
 
 ssize_t
+io_send_some(int fd, const void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n >= 0)
+			return n;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
+ssize_t
 io_read_some(int fd, void *buf, size_t len)
 {
 	for (;;) {

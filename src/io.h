@@ -13,6 +13,13 @@
 ssize_t io_write_full(int fd, const void *buf, size_t len);
 
 /*
+ * One send that never blocks and never raises SIGPIPE, retrying EINTR.
+ * Returns the bytes that went (0 when the socket is full: EAGAIN), or
+ * -1 with errno set (EPIPE or ECONNRESET when the peer has gone).
+ */
+ssize_t io_send_some(int fd, const void *buf, size_t len);
+
+/*
  * Reads until len bytes have arrived or the peer closed.  Returns the
  * number of bytes read (less than len only at end of file), or -1 with
  * errno set.

@@ -12,11 +12,9 @@
 #include "escape.h"
 #include "operator.h"
 #include "registry.h"
-#include "server.h"
+#include "relay.h"
 #include "session.h"
-
-/* How much of an undelivered message the console shows. */
-#define OPERATOR_EXCERPT 72
+#include "stats.h"
 
 #define OPERATOR_HELP                                                          \
 	"commands:\n"                                                          \
@@ -32,15 +30,7 @@
 	"  //TEXT        send TEXT starting with one /\n"                      \
 	"  /help         this list"
 
-void
-operator_init(struct operator_state *op, struct server *srv)
-{
-	op->srv = srv;
-	op->target = 0;
-}
-
-static void
-operator_update_prompt(struct operator_state *op)
+static void operator_update_prompt(struct operator* op)
 {
 	char prompt[64];
 
@@ -49,7 +39,7 @@ operator_update_prompt(struct operator_state *op)
 		    prompt, sizeof(prompt), "to #%" PRIu64 "> ", op->target);
 	else
 		snprintf(prompt, sizeof(prompt), "tcpchatd> ");
-	console_set_prompt(op->srv->console, prompt);
+	console_set_prompt(op->console, prompt);
 }
 
 /* Parses "7" or "#7" at *p, advancing past it.  The id, or 0. */
@@ -91,161 +81,112 @@ operator_duration(uint64_t ms, char *buf, size_t size)
 		    s / 3600, s / 60 % 60, s % 60);
 }
 
-/*
- * Sends one line of operator text to s, telling the operator when it
- * could not be delivered.  Returns 1 if queued.
- */
-static int
-operator_send(
-    struct operator_state *op, struct session *s, const char *text, size_t len)
-{
-	struct server *srv = op->srv;
-	int room = srv->cfg.mode == SERVER_ROOM;
-	size_t need = len + 16;
-	char *line = malloc(need);
-	int rc, n;
-
-	if (line == NULL) {
-		console_print(srv->console,
-		    "tcpchatd: out of memory: "
-		    "nothing sent");
-		return 0;
-	}
-	n = snprintf(
-	    line, need, "%s%.*s\n", room ? "operator: " : "", (int)len, text);
-	rc = session_send(s, line, (size_t)n);
-	free(line);
-	if (rc == SESSION_SENT) {
-		server_log(srv, s->id, s->addr, "out", text, len);
-		return 1;
-	}
-	/* Say which message did not get through, not just that one did not. */
-	char excerpt[OPERATOR_EXCERPT];
-	escape_render_bounded(excerpt, sizeof(excerpt), text, len);
-	console_print(srv->console, "#%" PRIu64 " %s: not delivered (%s): %s",
-	    s->id, s->addr,
-	    rc == SESSION_FULL ? "client too slow, dropping "
-	                         "it"
-	                       : "client gone",
-	    excerpt);
-	return 0;
-}
-
 /* Sends to client id, or says there is no such client. */
 static void
-operator_send_to(
-    struct operator_state *op, uint64_t id, const char *text, size_t len)
+operator_send_to(struct operator* op, uint64_t id, const char *text, size_t len)
 {
-	struct session *s = registry_find(op->srv->registry, id);
+	struct session *s = registry_find(op->registry, id);
 
 	if (s == NULL) {
-		console_print(op->srv->console, "no such client #%" PRIu64, id);
+		console_print(op->console, "no such client #%" PRIu64, id);
 		return;
 	}
-	operator_send(op, s, text, len);
+	relay_operator_send(op->relay, s, text, len);
 	session_unref(s);
 }
 
 static void
-operator_send_all(struct operator_state *op, const char *text, size_t len)
+operator_send_all(struct operator* op, const char *text, size_t len)
 {
 	struct session **list;
 	size_t n, sent = 0;
 
-	list = registry_snapshot(op->srv->registry, &n);
+	list = registry_snapshot(op->registry, &n);
 	for (size_t i = 0; i < n; i++)
-		sent += (size_t)operator_send(op, list[i], text, len);
+		sent +=
+		    (size_t)relay_operator_send(op->relay, list[i], text, len);
 	registry_release(list, n);
 	if (n == 0)
-		console_print(op->srv->console,
-		    "no clients online: nothing "
-		    "sent");
+		console_print(op->console, "no clients online: nothing sent");
 	else if (sent < n)
 		console_print(
-		    op->srv->console, "sent to %zu of %zu clients", sent, n);
+		    op->console, "sent to %zu of %zu clients", sent, n);
 }
 
 /* Plain text: to the chosen client, or the only one, or everyone. */
 static void
-operator_plain(struct operator_state *op, const char *text, size_t len)
+operator_plain(struct operator* op, const char *text, size_t len)
 {
-	struct server *srv = op->srv;
 	struct session **list;
 	size_t n;
 
-	if (srv->cfg.mode == SERVER_ROOM) {
+	if (op->mode == RELAY_ROOM) {
 		operator_send_all(op, text, len);
 		return;
 	}
-	if (srv->cfg.mode == SERVER_ECHO) {
-		console_print(srv->console,
-		    "echo mode: clients get their own "
-		    "bytes back; nothing sent (try /help)");
+	if (op->mode == RELAY_ECHO) {
+		console_print(op->console,
+		    "echo mode: clients get their own bytes back; nothing sent (try /help)");
 		return;
 	}
 	if (op->target != 0) {
 		operator_send_to(op, op->target, text, len);
 		return;
 	}
-	list = registry_snapshot(srv->registry, &n);
+	list = registry_snapshot(op->registry, &n);
 	if (n == 1)
-		operator_send(op, list[0], text, len);
+		relay_operator_send(op->relay, list[0], text, len);
 	else if (n == 0)
-		console_print(srv->console, "no clients online: nothing sent");
+		console_print(op->console, "no clients online: nothing sent");
 	else
-		console_print(srv->console,
-		    "%zu clients online: choose one "
-		    "with /to ID or /msg ID TEXT (see /list); nothing sent",
+		console_print(op->console,
+		    "%zu clients online: choose one with /to ID or /msg ID TEXT (see /list); nothing sent",
 		    n);
 	registry_release(list, n);
 }
 
-static void
-operator_list(struct operator_state *op)
+static void operator_list(struct operator* op)
 {
 	struct session **list;
 	uint64_t now = clock_now_ms(), in, out;
 	char dur[32];
 	size_t n;
 
-	list = registry_snapshot(op->srv->registry, &n);
-	console_print(
-	    op->srv->console, "%zu client%s online", n, n == 1 ? "" : "s");
+	list = registry_snapshot(op->registry, &n);
+	console_print(op->console, "%zu client%s online", n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		session_counts(list[i], &in, &out);
 		operator_duration(
 		    now - list[i]->connected_ms, dur, sizeof(dur));
-		console_print(op->srv->console,
-		    "  #%" PRIu64 " %s connected "
-		    "%s, %" PRIu64 " in, %" PRIu64 " out%s",
+		console_print(op->console,
+		    "  #%" PRIu64 " %s connected %s, %" PRIu64 " in, %" PRIu64
+		    " out%s",
 		    list[i]->id, list[i]->addr, dur, in, out,
 		    list[i]->id == op->target ? " (chosen)" : "");
 	}
 	registry_release(list, n);
 }
 
-static void
-operator_stats(struct operator_state *op)
+static void operator_stats(struct operator* op)
 {
-	struct server *srv = op->srv;
-	struct server_stats *st = &srv->stats;
+	struct stats *st = op->stats;
 	char dur[32];
 
-	operator_duration(clock_now_ms() - srv->started_ms, dur, sizeof(dur));
-	console_print(srv->console,
+	operator_duration(clock_now_ms() - st->started_ms, dur, sizeof(dur));
+	console_print(op->console,
 	    "up %s, mode %s, %d online, %" PRIu64 " connections, %" PRIu64
 	    " refused",
-	    dur, server_mode_name(srv->cfg.mode), registry_count(srv->registry),
+	    dur, relay_mode_name(op->mode), registry_count(op->registry),
 	    (uint64_t)atomic_load(&st->connections),
 	    (uint64_t)atomic_load(&st->refused));
-	console_print(srv->console,
+	console_print(op->console,
 	    "messages %" PRIu64 " in, %" PRIu64 " out, %" PRIu64
 	    " undelivered; bytes %" PRIu64 " in, %" PRIu64 " out",
 	    (uint64_t)atomic_load(&st->msgs_in),
-	    (uint64_t)atomic_load(&st->msgs_out),
+	    (uint64_t)atomic_load(&st->io.msgs_out),
 	    (uint64_t)atomic_load(&st->undelivered),
-	    (uint64_t)atomic_load(&st->bytes_in),
-	    (uint64_t)atomic_load(&st->bytes_out));
+	    (uint64_t)atomic_load(&st->io.bytes_in),
+	    (uint64_t)atomic_load(&st->io.bytes_out));
 }
 
 /* True when line is the command cmd, alone or followed by a space. */
@@ -263,9 +204,9 @@ operator_is(const char *line, const char *cmd, const char **rest)
 }
 
 static void
-operator_command(struct operator_state *op, const char *line)
+operator_command(struct operator* op, const char *line)
 {
-	struct console *con = op->srv->console;
+	struct console *con = op->console;
 	const char *rest;
 	uint64_t id;
 
@@ -276,7 +217,7 @@ operator_command(struct operator_state *op, const char *line)
 	} else if (operator_is(line, "/stats", &rest)) {
 		operator_stats(op);
 	} else if (operator_is(line, "/quit", &rest)) {
-		server_request_stop(op->srv);
+		op->quit(op->quit_ctx);
 	} else if (operator_is(line, "/all", &rest)) {
 		operator_send_all(op, rest, strlen(rest));
 	} else if (operator_is(line, "/to", &rest)) {
@@ -286,8 +227,7 @@ operator_command(struct operator_state *op, const char *line)
 		} else if ((id = operator_parse_id(&rest)) == 0) {
 			console_print(con, "usage: /to ID");
 		} else {
-			struct session *s =
-			    registry_find(op->srv->registry, id);
+			struct session *s = registry_find(op->registry, id);
 			if (s == NULL) {
 				console_print(
 				    con, "no such client #%" PRIu64, id);
@@ -308,13 +248,10 @@ operator_command(struct operator_state *op, const char *line)
 		struct session *s;
 		if ((id = operator_parse_id(&rest)) == 0) {
 			console_print(con, "usage: /kick ID");
-		} else if ((s = registry_find(op->srv->registry, id)) == NULL) {
+		} else if ((s = registry_find(op->registry, id)) == NULL) {
 			console_print(con, "no such client #%" PRIu64, id);
 		} else {
-			session_close(s,
-			    "tcpchatd: disconnected by the "
-			    "operator\n",
-			    "kicked");
+			relay_kick(op->relay, s);
 			session_unref(s);
 		}
 	} else {
@@ -325,7 +262,7 @@ operator_command(struct operator_state *op, const char *line)
 void
 operator_on_line(void *ctx, const char *line, size_t len)
 {
-	struct operator_state *op = ctx;
+	struct operator* op = ctx;
 	char *copy;
 
 	if (len == 0)

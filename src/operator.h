@@ -9,14 +9,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct server;
+#include "relay.h"
 
-struct operator_state {
-	struct server *srv;
+struct console;
+struct registry;
+struct stats;
+
+/* Asks the server to shut down (/quit). */
+typedef void (*operator_quit_fn)(void *ctx);
+
+struct operator
+{
+	enum relay_mode mode;
+	struct relay *relay; /* sends, and reports what did not go */
+	struct registry *registry; /* who is online */
+	struct console *console; /* where answers go */
+	struct stats *stats; /* for /stats */
+	operator_quit_fn quit;
+	void *quit_ctx;
 	uint64_t target; /* chosen with /to, 0 for none */
 };
-
-void operator_init(struct operator_state *op, struct server *srv);
 
 /* Handles one console line; a console_line_fn (ctx is the operator). */
 void operator_on_line(void *ctx, const char *line, size_t len);

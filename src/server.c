@@ -1,6 +1,8 @@
 /*
- * server.c - tcpchatd's accept loop: admits each connection and hands it
- * to a detached thread of its own (session.c); handles shutdown.
+ * server.c - tcpchatd's accept loop and admission: each connection
+ * admitted gets a session (session.c) on a detached thread of its own,
+ * wired to the relay (relay.c) through the callbacks here; the rest is
+ * starting up and shutting down.
  */
 #include "config.h"
 
@@ -26,8 +28,10 @@
 #include "net.h"
 #include "operator.h"
 #include "registry.h"
+#include "relay.h"
 #include "server.h"
 #include "session.h"
+#include "stats.h"
 #include "transcript.h"
 
 /* Session thread stacks: small, as thousands of them may exist. */
@@ -40,6 +44,27 @@
 #define SERVER_FD_RESERVE 32
 /* Pause after accept fails for want of descriptors, memory or threads. */
 #define SERVER_BACKOFF_MS 100
+/* After a closing notice, how long a client gets to close first. */
+#define SERVER_LINGER_MS 1000
+
+struct server {
+	struct server_config cfg;
+	int err_fd; /* where start-up errors go */
+	int lfd; /* the listening socket */
+	char name[NET_ADDRSTRLEN]; /* its address */
+	struct registry *registry;
+	struct console *console;
+	struct transcript *log; /* NULL without --log */
+	struct relay *relay;
+	struct operator op;
+	struct session_limits limits;
+	const struct session_callbacks *callbacks;
+	struct stats stats;
+	struct access_counter per_ip; /* --max-per-ip */
+	pthread_t main_thread;
+	atomic_int stopping; /* set once shutdown began */
+	int console_running; /* its thread outlived console_stop */
+};
 
 static volatile sig_atomic_t server_signalled;
 
@@ -65,43 +90,84 @@ server_config_defaults(struct server_config *cfg)
 	cfg->line_timeout_s = SERVER_DEFAULT_LINE_TIMEOUT;
 }
 
-static const char *const server_mode_names[] = {"echo", "chat", "room"};
-
 int
 server_mode_parse(const char *name, enum server_mode *mode)
 {
-	for (int i = 0; i < 3; i++)
-		if (strcmp(name, server_mode_names[i]) == 0) {
-			*mode = (enum server_mode)i;
-			return 0;
-		}
-	return -1;
+	enum relay_mode m;
+
+	if (relay_mode_parse(name, &m) == -1)
+		return -1;
+	*mode = (enum server_mode)m;
+	return 0;
 }
 
 const char *
 server_mode_name(enum server_mode mode)
 {
-	return server_mode_names[mode];
+	return relay_mode_name((enum relay_mode)mode);
 }
 
-void
-server_log(struct server *srv, uint64_t id, const char *addr, const char *what,
-    const char *text, size_t len)
+/* ---- the sessions' callbacks ---------------------------------------- */
+
+static void
+server_on_opened(void *ctx, struct session *s)
 {
-	if (transcript_write(srv->log_fd, id, addr, what, text, len) == 0)
-		return;
-	if (atomic_exchange(&srv->log_failed, 1) == 0)
-		console_print(srv->console,
-		    "tcpchatd: cannot write the log "
-		    "%s: %s (lines are being lost)",
-		    srv->cfg.log_path, strerror(errno));
+	struct server *srv = ctx;
+
+	relay_joined(srv->relay, s, registry_count(srv->registry));
 }
 
-void
-server_request_stop(struct server *srv)
+static const char *
+server_on_message(void *ctx, struct session *s, const char *msg, size_t len)
 {
+	struct server *srv = ctx;
+
+	return relay_message(srv->relay, s, msg, len);
+}
+
+static const char *
+server_on_data(void *ctx, struct session *s, const char *buf, size_t len)
+{
+	struct server *srv = ctx;
+
+	return relay_data(srv->relay, s, buf, len);
+}
+
+/* A session ended: its admission is undone, then the relay is told. */
+static void
+server_on_closed(void *ctx, struct session *s, const char *reason,
+    const struct session_msg *undelivered, size_t lost)
+{
+	struct server *srv = ctx;
+
+	if (srv->cfg.max_per_ip > 0)
+		access_counter_put(&srv->per_ip, (struct sockaddr *)&s->peer);
+	int online = registry_remove(srv->registry, s);
+	relay_left(srv->relay, s, reason, undelivered, lost, online);
+}
+
+static const struct session_callbacks server_framed_callbacks = {
+    .opened = server_on_opened,
+    .message = server_on_message,
+    .closed = server_on_closed,
+};
+
+static const struct session_callbacks server_echo_callbacks = {
+    .opened = server_on_opened,
+    .data = server_on_data,
+    .closed = server_on_closed,
+};
+
+/* ---- admission -------------------------------------------------------- */
+
+/* Asks the accept loop to shut down (from any thread): /quit. */
+static void
+server_request_stop(void *ctx)
+{
+	struct server *srv = ctx;
+
 	atomic_store(&srv->stopping, 1);
-	pthread_kill(srv->main_thread, SIGUSR1);
+	pthread_kill(srv->main_thread, SESSION_WAKE_SIGNAL);
 }
 
 /* Writes a short notice to a socket we are about to close, never waiting. */
@@ -110,6 +176,21 @@ server_refuse(int fd, const char *notice)
 {
 	(void)!send(fd, notice, strlen(notice), MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
+}
+
+/*
+ * Turns a connection away: the client is told notice, the refusal is
+ * counted, and the console hears "ADDR refused: why" (a refusal by rule
+ * only without -q; an error always).
+ */
+static void
+server_turn_away(struct server *srv, int fd, const char *addr,
+    const char *notice, const char *why, int error)
+{
+	atomic_fetch_add(&srv->stats.refused, 1);
+	server_refuse(fd, notice);
+	if (error || !srv->cfg.quiet)
+		console_print(srv->console, "%s refused: %s", addr, why);
 }
 
 /*
@@ -135,142 +216,144 @@ server_default_max_clients(void)
 	return (int)rl.rlim_cur - SERVER_FD_RESERVE;
 }
 
+/*
+ * Checks the rules that need nothing but the address: --allow/--deny,
+ * --max-clients, --max-per-ip (taking a slot).  NULL when admitted, or
+ * why not, with the client's notice in notice.
+ */
+static const char *
+server_check_rules(
+    struct server *srv, const struct sockaddr *sa, char *notice, size_t size)
+{
+	/* Refused clients are closed before anything they send is read. */
+	if (!access_allowed(&srv->cfg.access, sa)) {
+		snprintf(notice, size, "tcpchatd: access denied\n");
+		return "access denied";
+	}
+	if (registry_count(srv->registry) >= srv->cfg.max_clients) {
+		snprintf(notice, size, "tcpchatd: server full (%d clients)\n",
+		    srv->cfg.max_clients);
+		return "server full";
+	}
+	if (srv->cfg.max_per_ip > 0 &&
+	    access_counter_take(&srv->per_ip, sa, srv->cfg.max_per_ip) == -1) {
+		snprintf(notice, size,
+		    "tcpchatd: too many connections from your address (max %u)\n",
+		    srv->cfg.max_per_ip);
+		return "over --max-per-ip";
+	}
+	return NULL;
+}
+
 /* Admits one accepted connection: a session and its thread, or a refusal. */
 static void
 server_admit(struct server *srv, int fd, const struct sockaddr *sa,
-    socklen_t salen, pthread_attr_t *attr)
+    socklen_t salen, const pthread_attr_t *attr)
 {
-	char addr[NET_ADDRSTRLEN], notice[96];
-	struct session *s;
-	pthread_t thread;
-	int on = 1, rc;
+	char addr[NET_ADDRSTRLEN], notice[128], why[128];
+	const char *rule;
+	struct session *s = NULL;
+	int on = 1, rc, error = 1, per_ip = 0;
 
 	net_format(sa, salen, addr, sizeof(addr));
-	/* Refused clients are closed before anything they send is read. */
-	if (!access_allowed(&srv->cfg.access, sa)) {
-		atomic_fetch_add(&srv->stats.refused, 1);
-		server_refuse(fd, "tcpchatd: access denied\n");
-		if (!srv->cfg.quiet)
-			console_print(
-			    srv->console, "%s refused: access denied", addr);
-		return;
+	if ((rule = server_check_rules(srv, sa, notice, sizeof(notice)))) {
+		snprintf(why, sizeof(why), "%s", rule);
+		error = 0;
+		goto refuse;
 	}
-	if (registry_count(srv->registry) >= srv->cfg.max_clients) {
-		snprintf(notice, sizeof(notice),
-		    "tcpchatd: server full (%d clients)\n",
-		    srv->cfg.max_clients);
-		atomic_fetch_add(&srv->stats.refused, 1);
-		server_refuse(fd, notice);
-		if (!srv->cfg.quiet)
-			console_print(
-			    srv->console, "%s refused: server full", addr);
-		return;
-	}
+	per_ip = srv->cfg.max_per_ip > 0;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-	if (srv->cfg.max_per_ip > 0 &&
-	    access_counter_take(&srv->per_ip, sa, srv->cfg.max_per_ip) == -1) {
-		snprintf(notice, sizeof(notice),
-		    "tcpchatd: too many "
-		    "connections from your address (max %u)\n",
-		    srv->cfg.max_per_ip);
-		atomic_fetch_add(&srv->stats.refused, 1);
-		server_refuse(fd, notice);
-		if (!srv->cfg.quiet)
-			console_print(srv->console,
-			    "%s refused: over "
-			    "--max-per-ip",
-			    addr);
-		return;
-	}
-	s = session_new(srv, fd, registry_next_id(srv->registry), addr);
+	s = session_new(fd, registry_next_id(srv->registry), sa, salen,
+	    &srv->limits, srv->callbacks, srv);
 	if (s == NULL) {
-		if (srv->cfg.max_per_ip > 0)
-			access_counter_put(&srv->per_ip, sa);
-		server_refuse(fd, "tcpchatd: error: out of memory\n");
-		return;
+		snprintf(
+		    notice, sizeof(notice), "tcpchatd: error: out of memory\n");
+		snprintf(why, sizeof(why), "out of memory");
+		goto refuse;
 	}
-	memcpy(&s->peer, sa, salen);
-	s->counted_per_ip = srv->cfg.max_per_ip > 0;
 	if (registry_add(srv->registry, s, srv->cfg.max_clients) == -1) {
-		if (s->counted_per_ip)
-			access_counter_put(&srv->per_ip, sa);
-		session_unref(s);
-		server_refuse(fd, "tcpchatd: server busy, try again\n");
-		return;
+		snprintf(notice, sizeof(notice),
+		    "tcpchatd: server busy, try again\n");
+		snprintf(why, sizeof(why), "server busy");
+		error = 0;
+		goto refuse;
+	}
+	if ((rc = session_start(s, attr)) != 0) {
+		registry_remove(srv->registry, s);
+		snprintf(notice, sizeof(notice),
+		    "tcpchatd: error: cannot serve more clients now, try again later\n");
+		snprintf(why, sizeof(why), "cannot start a thread: %s",
+		    strerror(rc));
+		goto refuse;
 	}
 	atomic_fetch_add(&srv->stats.connections, 1);
-	atomic_fetch_add(&srv->threads, 1);
-	rc = pthread_create(&thread, attr, session_main, s);
-	if (rc != 0) {
-		atomic_fetch_sub(&srv->threads, 1);
-		if (s->counted_per_ip)
-			access_counter_put(&srv->per_ip, sa);
-		registry_remove(srv->registry, s);
+	return; /* s transferred to its thread */
+refuse:
+	if (s != NULL)
 		session_unref(s);
-		server_refuse(fd,
-		    "tcpchatd: error: cannot serve more "
-		    "clients now, try again later\n");
-		console_print(srv->console,
-		    "%s refused: cannot start a "
-		    "thread: %s",
-		    addr, strerror(rc));
+	if (per_ip)
+		access_counter_put(&srv->per_ip, sa);
+	server_turn_away(srv, fd, addr, notice, why, error);
+	if (error)
 		poll(NULL, 0, SERVER_BACKOFF_MS);
-	}
 }
 
 /*
- * Accepts until a signal or /quit.  When descriptors run out, the spare
- * one is given up to accept and turn away the client at the head of the
- * queue, then accepting pauses: no busy loop.
+ * Out of descriptors: the spare one is given up to accept and turn away
+ * the client at the head of the queue, then accepting pauses: no busy
+ * loop.
  */
 static void
-server_accept_loop(struct server *srv, int lfd, const sigset_t *waitmask)
+server_out_of_fds(struct server *srv, int *spare)
+{
+	if (*spare != -1) {
+		close(*spare);
+		int fd = accept4(srv->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd != -1)
+			server_refuse(fd,
+			    "tcpchatd: server busy (out of descriptors), try again later\n");
+		*spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	atomic_fetch_add(&srv->stats.refused, 1);
+	console_print(srv->console,
+	    "tcpchatd: out of file descriptors: turning clients away");
+	poll(NULL, 0, SERVER_BACKOFF_MS);
+}
+
+/* Accepts until a signal or /quit. */
+static void
+server_accept_loop(struct server *srv, const sigset_t *waitmask)
 {
 	pthread_attr_t attr;
 	int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, srv->stack_size);
+	pthread_attr_setstacksize(&attr, SERVER_STACK_SIZE);
 	while (!server_signalled && !atomic_load(&srv->stopping)) {
-		struct pollfd pfd = {.fd = lfd, .events = POLLIN};
+		struct pollfd pfd = {.fd = srv->lfd, .events = POLLIN};
 		if (ppoll(&pfd, 1, NULL, waitmask) == -1)
 			continue; /* EINTR: look at the flags again */
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		int fd = accept4(srv->lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd != -1) {
+		if (fd != -1)
 			server_admit(
 			    srv, fd, (struct sockaddr *)&ss, len, &attr);
-			continue;
-		}
-		if (errno == EMFILE || errno == ENFILE) {
-			if (spare != -1) {
-				close(spare);
-				fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-				if (fd != -1)
-					server_refuse(fd,
-					    "tcpchatd: server "
-					    "busy (out of descriptors), try "
-					    "again later\n");
-				spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-			}
-			atomic_fetch_add(&srv->stats.refused, 1);
-			console_print(srv->console,
-			    "tcpchatd: out of file "
-			    "descriptors: turning clients away");
+		else if (errno == EMFILE || errno == ENFILE)
+			server_out_of_fds(srv, &spare);
+		else if (errno == ENOBUFS || errno == ENOMEM)
 			poll(NULL, 0, SERVER_BACKOFF_MS);
-		} else if (errno == ENOBUFS || errno == ENOMEM) {
-			poll(NULL, 0, SERVER_BACKOFF_MS);
-		}
 		/* EAGAIN, ECONNABORTED, EINTR...: just go on. */
 	}
 	pthread_attr_destroy(&attr);
 	if (spare != -1)
 		close(spare);
 }
+
+/* ---- starting and stopping ------------------------------------------- */
 
 /* Tells every client the server is going, lets queues drain, waits. */
 static void
@@ -282,21 +365,21 @@ server_shutdown(struct server *srv)
 	list = registry_snapshot(srv->registry, &n);
 	if (n > 0)
 		console_print(srv->console,
-		    "tcpchatd: shutting down, "
-		    "telling %zu client%s",
-		    n, n == 1 ? "" : "s");
+		    "tcpchatd: shutting down, telling %zu client%s", n,
+		    n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++)
 		session_close(list[i], "tcpchatd: server shutting down\n",
 		    "server shutting down");
 	registry_release(list, n);
-	if (!registry_wait_empty(srv->registry, srv->cfg.drain_ms + 1500))
+	if (!registry_wait_empty(srv->registry, srv->cfg.drain_ms + 1500)) {
+		int left = registry_count(srv->registry);
 		console_print(srv->console,
-		    "tcpchatd: %d client%s still "
-		    "connected at exit",
-		    registry_count(srv->registry),
-		    registry_count(srv->registry) == 1 ? "" : "s");
+		    "tcpchatd: %d client%s still connected at exit", left,
+		    left == 1 ? "" : "s");
+	}
 	/* Threads out of the registry may still be announcing their end. */
-	for (int i = 0; i < 1000 && atomic_load(&srv->threads) > 0; i++)
+	for (int i = 0; i < 1000 && atomic_load(&srv->stats.io.threads) > 0;
+	     i++)
 		poll(NULL, 0, 1);
 	console_print(srv->console, "tcpchatd: stopped");
 }
@@ -323,120 +406,229 @@ server_signals_init(sigset_t *waitmask)
 	pthread_sigmask(SIG_BLOCK, NULL, waitmask);
 	sigdelset(waitmask, SIGINT);
 	sigdelset(waitmask, SIGTERM);
-	sigdelset(waitmask, SIGUSR1);
+	sigdelset(waitmask, SESSION_WAKE_SIGNAL);
 }
 
-static void server_error(int err_fd, const char *fmt, ...)
+static void server_error(struct server *srv, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-/* One line on the error descriptor: server_run's way to say why. */
+/* One line on the error descriptor: how start-up says why not. */
 static void
-server_error(int err_fd, const char *fmt, ...)
+server_error(struct server *srv, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = vsnprintf(buf, sizeof(buf) - 1, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		io_write_full(err_fd, buf,
-		    (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf) - 1)
+		n = (int)sizeof(buf) - 2;
+	buf[n++] = '\n';
+	io_write_full(srv->err_fd, buf, (size_t)n);
+}
+
+/* The transcript could not be written: said once on the console. */
+static void
+server_on_log_failure(void *ctx, const char *path, int err)
+{
+	struct server *srv = ctx;
+
+	console_print(srv->console,
+	    "tcpchatd: cannot write the log %s: %s (lines are being lost)",
+	    path, strerror(err));
+}
+
+/* What every session may do, from the configuration. */
+static void
+server_limits_init(struct server *srv)
+{
+	const struct server_config *cfg = &srv->cfg;
+
+	srv->limits = (struct session_limits){
+	    .max_line = cfg->max_line,
+	    .max_queue = cfg->max_queue,
+	    .flush_ms = SERVER_FLUSH_MS,
+	    .idle_timeout_ms = cfg->idle_timeout_s * 1000,
+	    .line_timeout_ms = cfg->line_timeout_s * 1000,
+	    .drain_ms = cfg->drain_ms,
+	    .linger_ms = SERVER_LINGER_MS,
+	    .totals = &srv->stats.io,
+	};
+	srv->callbacks = cfg->mode == SERVER_ECHO ? &server_echo_callbacks
+	                                          : &server_framed_callbacks;
+}
+
+/* Opens the transcript and the listening socket.  0, or -1 (said why). */
+static int
+server_open(struct server *srv)
+{
+	const struct server_config *cfg = &srv->cfg;
+	int gai;
+
+	if (cfg->log_path != NULL &&
+	    (srv->log = transcript_open(
+	         cfg->log_path, server_on_log_failure, srv)) == NULL) {
+		server_error(srv, "tcpchatd: cannot open log %s: %s",
+		    cfg->log_path, strerror(errno));
+		return -1;
+	}
+	srv->lfd = net_listen(cfg->host, cfg->port, cfg->backlog, &gai);
+	if (srv->lfd == -1) {
+		server_error(srv, "tcpchatd: cannot listen on %s port %s: %s",
+		    cfg->host, cfg->port, net_strerror(gai, errno));
+		return -1;
+	}
+	net_set_nonblock(srv->lfd, 1);
+	net_local_name(srv->lfd, srv->name, sizeof(srv->name));
+	return 0;
+}
+
+/* The registry, the console, the relay and the operator.  0 or -1. */
+static int
+server_wire(struct server *srv)
+{
+	const struct server_config *cfg = &srv->cfg;
+	struct relay_config rc = {
+	    .mode = (enum relay_mode)cfg->mode, .quiet = cfg->quiet};
+
+	if ((srv->registry = registry_new()) == NULL) {
+		server_error(srv, "tcpchatd: cannot make the client table: %s",
+		    strerror(errno));
+		return -1;
+	}
+	srv->console = console_new(
+	    cfg->mode == SERVER_ECHO && cfg->quiet ? -1 : cfg->console_fd,
+	    cfg->console_out_fd, operator_on_line, &srv->op);
+	if (srv->console == NULL) {
+		server_error(srv, "tcpchatd: cannot make the console: %s",
+		    strerror(errno));
+		return -1;
+	}
+	srv->relay =
+	    relay_new(&rc, srv->registry, srv->console, srv->log, &srv->stats);
+	if (srv->relay == NULL) {
+		server_error(srv, "tcpchatd: %s", strerror(errno));
+		return -1;
+	}
+	srv->op = (struct operator){.mode = rc.mode,
+	    .relay = srv->relay,
+	    .registry = srv->registry,
+	    .console = srv->console,
+	    .stats = &srv->stats,
+	    .quit = server_request_stop,
+	    .quit_ctx = srv};
+	return 0;
+}
+
+static void server_free(struct server *srv);
+
+/*
+ * A server for cfg, listening but not yet accepting, or NULL (why is on
+ * err_fd).  Signals are set up for the calling thread, which must be
+ * the one that runs server_wait.
+ */
+static struct server *
+server_new(const struct server_config *cfg, int err_fd, sigset_t *waitmask)
+{
+	struct server *srv = calloc(1, sizeof(*srv));
+
+	if (srv == NULL) {
+		char line[128];
+		int n = snprintf(
+		    line, sizeof(line), "tcpchatd: %s\n", strerror(errno));
+		io_write_full(err_fd, line, (size_t)n);
+		return NULL;
+	}
+	srv->cfg = *cfg;
+	srv->err_fd = err_fd;
+	srv->lfd = -1;
+	srv->main_thread = pthread_self();
+	srv->stats.started_ms = clock_now_ms();
+	int limit = server_default_max_clients();
+	if (srv->cfg.max_clients <= 0 || srv->cfg.max_clients > limit)
+		srv->cfg.max_clients = limit;
+	access_counter_init(&srv->per_ip);
+	server_limits_init(srv);
+	server_signalled = 0;
+	server_signals_init(waitmask);
+	if (server_open(srv) == -1 || server_wire(srv) == -1) {
+		server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+/* Prints the listening line and starts the console.  0, or -1. */
+static int
+server_start(struct server *srv)
+{
+	char line[NET_ADDRSTRLEN + 64];
+	int n, rc;
+
+	/* The first line, flushed at once: scripts read the port from it. */
+	n = snprintf(line, sizeof(line),
+	    "tcpchatd: listening on %s (mode %s)\n", srv->name,
+	    server_mode_name(srv->cfg.mode));
+	io_write_full(srv->cfg.console_out_fd, line, (size_t)n);
+	console_set_prompt(srv->console, "tcpchatd> ");
+	if ((rc = console_start(srv->console)) != 0) {
+		server_error(srv, "tcpchatd: cannot start the console: %s",
+		    strerror(rc));
+		return -1;
+	}
+	transcript_write(
+	    srv->log, 0, "", "listening", srv->name, strlen(srv->name));
+	return 0;
+}
+
+/* Serves until a signal or /quit, then shuts down. */
+static void
+server_wait(struct server *srv, const sigset_t *waitmask)
+{
+	server_accept_loop(srv, waitmask);
+	close(srv->lfd);
+	srv->lfd = -1;
+	server_shutdown(srv);
+	srv->console_running = console_stop(srv->console, 2000) != 0;
+}
+
+/*
+ * Frees the server, unless threads may still use it: sessions still
+ * running (a peer that never let its queue drain) or a console blocked
+ * on an output nobody reads.  Then it is left to process exit.
+ */
+static void
+server_free(struct server *srv)
+{
+	if (srv->lfd != -1)
+		close(srv->lfd);
+	if (atomic_load(&srv->stats.io.threads) != 0 || srv->console_running)
+		return;
+	relay_free(srv->relay);
+	transcript_close(srv->log);
+	registry_free(srv->registry);
+	console_free(srv->console);
+	access_counter_free(&srv->per_ip);
+	free(srv);
 }
 
 int
 server_run(const struct server_config *cfg, int err_fd)
 {
-	/*
-	 * On the heap: session and console threads that outlive a stalled
-	 * shutdown still point at it, so it is freed only when they are
-	 * all gone, and otherwise left to process exit.
-	 */
-	struct server_run_state {
-		struct server srv;
-		struct operator_state op;
-	} *state = calloc(1, sizeof(*state));
 	sigset_t waitmask;
-	char name[NET_ADDRSTRLEN], line[NET_ADDRSTRLEN + 64];
-	int lfd = -1, gai, status = 1, n, console_running = 0;
+	struct server *srv = server_new(cfg, err_fd, &waitmask);
+	int status = 1;
 
-	if (state == NULL) {
-		server_error(err_fd, "tcpchatd: %s\n", strerror(errno));
+	if (srv == NULL)
 		return 1;
+	if (server_start(srv) == 0) {
+		server_wait(srv, &waitmask);
+		status = 0;
 	}
-	struct server *srv = &state->srv;
-	srv->cfg = *cfg;
-	srv->log_fd = -1;
-	srv->main_thread = pthread_self();
-	srv->started_ms = clock_now_ms();
-	srv->stack_size = SERVER_STACK_SIZE;
-	int limit = server_default_max_clients();
-	if (srv->cfg.max_clients <= 0 || srv->cfg.max_clients > limit)
-		srv->cfg.max_clients = limit;
-	access_counter_init(&srv->per_ip);
-	server_signalled = 0;
-	server_signals_init(&waitmask);
-
-	if (cfg->log_path != NULL &&
-	    (srv->log_fd = transcript_open(cfg->log_path)) == -1) {
-		server_error(err_fd, "tcpchatd: cannot open log %s: %s\n",
-		    cfg->log_path, strerror(errno));
-		goto out;
-	}
-	lfd = net_listen(cfg->host, cfg->port, cfg->backlog, &gai);
-	if (lfd == -1) {
-		server_error(err_fd,
-		    "tcpchatd: cannot listen on %s port %s: "
-		    "%s\n",
-		    cfg->host, cfg->port, net_strerror(gai, errno));
-		goto out;
-	}
-	net_set_nonblock(lfd, 1);
-	net_local_name(lfd, name, sizeof(name));
-	if ((srv->registry = registry_new()) == NULL)
-		goto out;
-	operator_init(&state->op, srv);
-	srv->console = console_new(
-	    cfg->mode == SERVER_ECHO && cfg->quiet ? -1 : cfg->console_fd,
-	    cfg->console_out_fd, operator_on_line, &state->op);
-	if (srv->console == NULL) {
-		server_error(err_fd, "tcpchatd: %s\n", strerror(errno));
-		goto out;
-	}
-	/* The first line, flushed at once: scripts read the port from it. */
-	n = snprintf(line, sizeof(line),
-	    "tcpchatd: listening on %s (mode %s)\n", name,
-	    server_mode_name(cfg->mode));
-	io_write_full(cfg->console_out_fd, line, (size_t)n);
-	console_set_prompt(srv->console, "tcpchatd> ");
-	if (console_start(srv->console) != 0) {
-		server_error(err_fd, "tcpchatd: cannot start the console\n");
-		goto out;
-	}
-	server_log(srv, 0, "", "listening", name, strlen(name));
-
-	server_accept_loop(srv, lfd, &waitmask);
-	close(lfd);
-	lfd = -1;
-	server_shutdown(srv);
-	console_running = console_stop(srv->console, 2000) != 0;
-	status = 0;
-out:
-	if (lfd != -1)
-		close(lfd);
-	/*
-	 * Sessions still running (a peer that never let its queue drain)
-	 * or a console blocked on an output nobody reads may still use the
-	 * state, the log and the registry: leave them all to process exit.
-	 */
-	if (atomic_load(&srv->threads) == 0 && !console_running) {
-		if (srv->log_fd != -1)
-			close(srv->log_fd);
-		registry_free(srv->registry);
-		console_free(srv->console);
-		access_counter_free(&srv->per_ip);
-		free(state);
-	}
+	server_free(srv);
 	return status;
 }

@@ -1,18 +1,23 @@
 /*
- * server.h - tcpchatd: the accept loop, its configuration and the state
- * every session shares.  One detached thread per connection (session.c).
+ * server.h - tcpchatd: its configuration, the accept loop and admission,
+ * and the wiring of sessions (session.c, the mechanism) to the relay
+ * (relay.c, the policy), the operator's console and the transcript.
+ * One detached thread per connection.
  */
 #ifndef TCPCHAT_SERVER_H
 #define TCPCHAT_SERVER_H
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "access.h"
+#include "relay.h"
 
-enum server_mode { SERVER_ECHO, SERVER_CHAT, SERVER_ROOM };
+enum server_mode {
+	SERVER_ECHO = RELAY_ECHO,
+	SERVER_CHAT = RELAY_CHAT,
+	SERVER_ROOM = RELAY_ROOM
+};
 
 #define SERVER_DEFAULT_PORT "9999"
 #define SERVER_DEFAULT_MAX_LINE 65536
@@ -42,35 +47,6 @@ struct server_config {
 	int line_timeout_s; /* an unfinished line gets this long */
 };
 
-struct registry;
-struct console;
-
-/* Counters over the server's life; updated without locks. */
-struct server_stats {
-	atomic_uint_fast64_t connections;
-	atomic_uint_fast64_t refused;
-	atomic_uint_fast64_t msgs_in;
-	atomic_uint_fast64_t msgs_out;
-	atomic_uint_fast64_t bytes_in;
-	atomic_uint_fast64_t bytes_out;
-	atomic_uint_fast64_t undelivered;
-};
-
-struct server {
-	struct server_config cfg;
-	struct registry *registry;
-	struct console *console;
-	int log_fd; /* transcript, -1 for none */
-	pthread_t main_thread;
-	atomic_int stopping; /* set once shutdown began */
-	atomic_int threads; /* session threads not yet finished */
-	atomic_int log_failed; /* a transcript write failed already */
-	uint64_t started_ms;
-	size_t stack_size; /* for session threads */
-	struct access_counter per_ip; /* --max-per-ip */
-	struct server_stats stats;
-};
-
 /* Fills cfg with the defaults documented in tcpchatd(1). */
 void server_config_defaults(struct server_config *cfg);
 
@@ -87,16 +63,5 @@ const char *server_mode_name(enum server_mode mode);
  * err_fd).
  */
 int server_run(const struct server_config *cfg, int err_fd);
-
-/* Asks the accept loop to shut down (from any thread). */
-void server_request_stop(struct server *srv);
-
-/*
- * Appends a line to the --log transcript (see transcript.h); the first
- * failure to write it is reported on the console, so a transcript with
- * holes never goes unnoticed.
- */
-void server_log(struct server *srv, uint64_t id, const char *addr,
-    const char *what, const char *text, size_t len);
 
 #endif

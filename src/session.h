@@ -1,15 +1,23 @@
 /*
- * session.h - one client connection, served by its own detached thread.
+ * session.h - one client connection, served by its own thread: the
+ * mechanism only.
+ *
+ * A session knows a transport (the socket, or later TLS over it), a line
+ * assembler, a bounded outbound queue, its deadlines and a wake-up.  What
+ * a message means is not its business: it hands each one to the
+ * callbacks it was created with, as console.c hands lines to a
+ * console_line_fn.  It includes nothing from the server's side.
  *
  * A session has a 64-bit id that is never reused and a reference count,
- * so the console or another session can hold it while the connection
- * ends.  Only its own thread touches its socket: others hand messages to
- * its bounded outbound queue with session_send(), which wakes it.
+ * so others can hold it while the connection ends.  Only its own thread
+ * touches its transport: other threads hand messages to its queue with
+ * session_send(), which wakes it.
  */
 #ifndef TCPCHAT_SESSION_H
 #define TCPCHAT_SESSION_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,15 +25,76 @@
 #include <sys/socket.h>
 
 #include "net.h"
+#include "transport.h"
 
-struct server;
+struct session;
+
+/*
+ * The signal that wakes a session's thread (and, in tcpchatd, the accept
+ * loop): blocked everywhere except inside their waits.
+ */
+#define SESSION_WAKE_SIGNAL SIGUSR1
 
 /* One queued message, or part of one already partly written. */
 struct session_msg {
 	struct session_msg *next;
 	size_t len;
 	size_t off; /* bytes already written */
+	int counted; /* a message (not echoed bytes): counts as one out */
 	char data[];
+};
+
+/*
+ * Counters shared by every session of a server, updated without locks.
+ * threads counts session threads started and not yet finished: the last
+ * thing a session thread does is to decrement it.
+ */
+struct session_totals {
+	atomic_uint_fast64_t bytes_in;
+	atomic_uint_fast64_t bytes_out;
+	atomic_uint_fast64_t msgs_out;
+	atomic_int threads;
+};
+
+/* What a session may do; fixed when it is created. */
+struct session_limits {
+	size_t max_line; /* longest message, newline excluded */
+	size_t max_queue; /* bytes queued for the client at most */
+	int flush_ms; /* a pause this long ends an unterminated message */
+	int idle_timeout_ms; /* silent this long: closed; 0 none */
+	int line_timeout_ms; /* a begun line must end within; 0 none */
+	int drain_ms; /* closing: how long the queue gets */
+	int linger_ms; /* then: how long the peer gets to close */
+	struct session_totals *totals; /* shared counters; not NULL */
+};
+
+/*
+ * What a session tells its owner, on the session's own thread.  ctx is
+ * the pointer given to session_new.
+ */
+struct session_callbacks {
+	/* The thread runs; nothing has been read yet. */
+	void (*opened)(void *ctx, struct session *s);
+	/*
+	 * One message (newline removed), or NULL to hand on bytes
+	 * unframed to data instead.  Returns NULL to go on, or the reason
+	 * the session ends.
+	 */
+	const char *(*message)(
+	    void *ctx, struct session *s, const char *msg, size_t len);
+	/*
+	 * Bytes as they arrive, when message is NULL; reading pauses while
+	 * anything is queued for the client.  NULL, or why it ends.
+	 */
+	const char *(*data)(
+	    void *ctx, struct session *s, const char *buf, size_t len);
+	/*
+	 * The connection has closed (the transport is gone) for reason;
+	 * undelivered holds the lost messages that were still queued, in
+	 * order (lost of them), freed after the call.
+	 */
+	void (*closed)(void *ctx, struct session *s, const char *reason,
+	    const struct session_msg *undelivered, size_t lost);
 };
 
 enum session_state {
@@ -35,13 +104,19 @@ enum session_state {
 };
 
 struct session {
+	/* Fixed at creation: anyone holding a reference may read them. */
 	uint64_t id;
-	int fd; /* only the session's thread uses it */
 	char addr[NET_ADDRSTRLEN];
 	struct sockaddr_storage peer;
-	int counted_per_ip; /* holds a --max-per-ip slot */
-	struct server *server;
+	socklen_t peer_len;
 	uint64_t connected_ms;
+
+	/* The session's thread only. */
+	struct transport transport;
+	const struct session_limits *limits;
+	const struct session_callbacks *cb;
+	void *ctx;
+	int reply_error; /* errno of a failed session_reply, or 0 */
 	atomic_int refs;
 
 	pthread_mutex_t lock; /* guards everything below */
@@ -57,17 +132,26 @@ struct session {
 	uint64_t msgs_out;
 };
 
-/* A new session for an accepted socket (one reference).  NULL: ENOMEM. */
-struct session *session_new(
-    struct server *srv, int fd, uint64_t id, const char *addr);
+/*
+ * A new session (one reference) for an accepted, non-blocking socket,
+ * served by a plain transport until session_start.  limits, cb and ctx
+ * must outlive it.  NULL: ENOMEM (fd is left open).
+ */
+struct session *session_new(int fd, uint64_t id, const struct sockaddr *peer,
+    socklen_t peer_len, const struct session_limits *limits,
+    const struct session_callbacks *cb, void *ctx);
 
 void session_ref(struct session *s);
 
-/* Drops a reference; the last one frees the session. */
+/* Drops a reference; the last one frees the session (and its socket). */
 void session_unref(struct session *s);
 
-/* The thread body: serves the connection, then drops its reference. */
-void *session_main(void *arg);
+/*
+ * Starts the session's thread with attr (detached), which takes over
+ * the caller's reference.  0, or an error number: then the session was
+ * not started and the reference is still the caller's.
+ */
+int session_start(struct session *s, const pthread_attr_t *attr);
 
 /* Results of session_send. */
 enum session_send_result {
@@ -83,9 +167,16 @@ enum session_send_result {
 int session_send(struct session *s, const char *data, size_t len);
 
 /*
- * Asks the session to end: the optional notice is queued, the queue is
- * drained (within the server's drain time) and the connection closed;
- * reason is shown on the console.
+ * From the session's own thread (a data callback): sends at once what
+ * the transport takes and queues the rest.  0, or -1 with errno set:
+ * then the session ends with that error once the callback returns.
+ */
+int session_reply(struct session *s, const char *data, size_t len);
+
+/*
+ * Asks the session to end: the optional notice is queued (even past the
+ * limit), the queue is drained (within limits->drain_ms) and the
+ * connection closed; reason goes to the closed callback.
  */
 void session_close(struct session *s, const char *notice, const char *reason);
 

@@ -1,0 +1,257 @@
+/* lineedit.c - the one terminal line editor (readline or libedit). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(HAVE_LIBEDIT)
+#include <editline/readline.h>
+#define LINEEDIT_BUILT 1
+#elif defined(HAVE_READLINE)
+#include <readline/history.h>
+#include <readline/readline.h>
+#define LINEEDIT_BUILT 1
+#endif
+
+#include "io.h"
+#include "lineedit.h"
+
+/* Erases the terminal line the cursor is on. */
+#define LINEEDIT_ERASE "\r\033[K"
+
+int
+lineedit_available(void)
+{
+#ifdef LINEEDIT_BUILT
+	return 1;
+#else
+	return 0;
+#endif
+}
+
+#ifdef LINEEDIT_BUILT
+/* readline's callbacks carry no context pointer: the active editor's. */
+static struct {
+	int active;
+	int hidden;
+	lineedit_line_fn on_line;
+	void *ctx;
+	lineedit_complete_fn complete;
+	char *line; /* typed, not yet handed on */
+	int eof;
+	char prompt[128];
+#ifndef HAVE_LIBEDIT
+	char *saved; /* the half-typed line while hidden */
+	int point;
+#endif
+} lineedit;
+
+static void
+lineedit_on_line(char *line)
+{
+	if (line == NULL) {
+		lineedit.eof = 1;
+		return;
+	}
+	if (*line != '\0')
+		add_history(line);
+	free(lineedit.line);
+	lineedit.line = line;
+}
+
+/* readline's generator, on top of the caller's. */
+static char *
+lineedit_generate(const char *word, int state)
+{
+	const char *before = rl_line_buffer != NULL ? rl_line_buffer : "";
+	char prefix[256];
+	size_t n = (size_t)rl_point;
+
+	if (lineedit.complete == NULL)
+		return NULL;
+	/* What precedes the word: from the line's start to the word. */
+	n = n >= strlen(word) ? n - strlen(word) : 0;
+	if (n >= sizeof(prefix))
+		n = sizeof(prefix) - 1;
+	memcpy(prefix, before, n);
+	prefix[n] = '\0';
+	const char *c = lineedit.complete(lineedit.ctx, prefix, word, state);
+	return c != NULL ? strdup(c) : NULL;
+}
+
+static char **
+lineedit_attempt(const char *word, int start, int end)
+{
+	(void)start;
+	(void)end;
+	/* Never fall back to file names. */
+	rl_attempted_completion_over = 1;
+	return rl_completion_matches(word, lineedit_generate);
+}
+
+int
+lineedit_start(const char *prompt, lineedit_line_fn on_line, void *ctx)
+{
+	if (lineedit.active)
+		return -1;
+	lineedit.active = 1;
+	lineedit.hidden = 0;
+	lineedit.on_line = on_line;
+	lineedit.ctx = ctx;
+	lineedit.eof = 0;
+	snprintf(lineedit.prompt, sizeof(lineedit.prompt), "%s", prompt);
+	rl_instream = stdin;
+	rl_outstream = stdout;
+	/* Signals are the caller's: readline must not catch them. */
+	rl_catch_signals = 0;
+	rl_catch_sigwinch = 0;
+	rl_attempted_completion_function = lineedit_attempt;
+	rl_callback_handler_install(lineedit.prompt, lineedit_on_line);
+	return 0;
+}
+
+int
+lineedit_active(void)
+{
+	return lineedit.active;
+}
+
+void
+lineedit_set_completion(lineedit_complete_fn fn)
+{
+	lineedit.complete = fn;
+}
+
+void
+lineedit_read(void)
+{
+	if (!lineedit.active)
+		return;
+	rl_callback_read_char();
+	/* Handed on here, outside readline: the callee may print. */
+	if (lineedit.line != NULL) {
+		char *line = lineedit.line;
+		lineedit.line = NULL;
+		lineedit.on_line(lineedit.ctx, line, strlen(line));
+		free(line);
+	}
+	if (lineedit.eof && lineedit.active) {
+		lineedit_stop();
+		lineedit.on_line(lineedit.ctx, NULL, 0);
+	}
+}
+
+void
+lineedit_hide(void)
+{
+	if (!lineedit.active || lineedit.hidden)
+		return;
+	lineedit.hidden = 1;
+	fflush(rl_outstream);
+#if defined(HAVE_LIBEDIT)
+	/* libedit cannot swap the line out: clear it, redraw it later. */
+	(void)io_write_full(STDOUT_FILENO, LINEEDIT_ERASE, 4);
+#else
+	lineedit.saved = rl_copy_text(0, rl_end);
+	lineedit.point = rl_point;
+	rl_set_prompt("");
+	rl_replace_line("", 0);
+	rl_redisplay();
+#endif
+}
+
+void
+lineedit_show(void)
+{
+	if (!lineedit.active)
+		return;
+	rl_set_prompt(lineedit.prompt);
+#if defined(HAVE_LIBEDIT)
+	/*
+	 * libedit's redisplay shows a stale line and its buffer is not
+	 * readable here: the prompt alone is drawn again, and what was half
+	 * typed stays in the buffer, unseen.
+	 */
+	if (!lineedit.hidden)
+		(void)io_write_full(STDOUT_FILENO, LINEEDIT_ERASE, 4);
+	(void)io_write_full(
+	    STDOUT_FILENO, lineedit.prompt, strlen(lineedit.prompt));
+#else
+	if (lineedit.hidden && lineedit.saved != NULL) {
+		rl_replace_line(lineedit.saved, 0);
+		rl_point = lineedit.point;
+	}
+	free(lineedit.saved);
+	lineedit.saved = NULL;
+	rl_forced_update_display();
+#endif
+	lineedit.hidden = 0;
+}
+
+void
+lineedit_set_prompt(const char *prompt)
+{
+	snprintf(lineedit.prompt, sizeof(lineedit.prompt), "%s", prompt);
+}
+
+void
+lineedit_stop(void)
+{
+	if (!lineedit.active)
+		return;
+	rl_callback_handler_remove();
+	(void)io_write_full(STDOUT_FILENO, LINEEDIT_ERASE, 4);
+	lineedit.active = 0;
+	lineedit.hidden = 0;
+#ifndef HAVE_LIBEDIT
+	free(lineedit.saved);
+	lineedit.saved = NULL;
+#endif
+	free(lineedit.line);
+	lineedit.line = NULL;
+}
+#else
+int
+lineedit_start(const char *prompt, lineedit_line_fn on_line, void *ctx)
+{
+	return -1;
+}
+
+int
+lineedit_active(void)
+{
+	return 0;
+}
+
+void
+lineedit_set_completion(lineedit_complete_fn fn)
+{
+}
+
+void
+lineedit_read(void)
+{
+}
+
+void
+lineedit_hide(void)
+{
+}
+
+void
+lineedit_show(void)
+{
+}
+
+void
+lineedit_set_prompt(const char *prompt)
+{
+}
+
+void
+lineedit_stop(void)
+{
+}
+#endif

@@ -1,0 +1,78 @@
+/*
+ * relay.h - tcpchatd's policy: what each mode does with what a client
+ * sends, joins and leaves, who gets a message, what the console and the
+ * transcript are told, and the reports of messages that did not get
+ * through.  Sessions (the mechanism) call in through server.c's
+ * callbacks; the operator's commands call relay_operator_send.
+ */
+#ifndef TCPCHAT_RELAY_H
+#define TCPCHAT_RELAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct console;
+struct registry;
+struct session;
+struct session_msg;
+struct stats;
+struct transcript;
+
+enum relay_mode {
+	RELAY_ECHO, /* every byte back to its sender */
+	RELAY_CHAT, /* clients talk with the operator */
+	RELAY_ROOM /* clients talk with each other */
+};
+
+struct relay_config {
+	enum relay_mode mode;
+	int quiet; /* no connect and disconnect events on the console */
+};
+
+struct relay;
+
+/*
+ * A relay over the sessions in registry, telling console and log (NULL:
+ * no --log) and counting in stats.  All must outlive it.  NULL: ENOMEM.
+ */
+struct relay *relay_new(const struct relay_config *cfg,
+    struct registry *registry, struct console *console, struct transcript *log,
+    struct stats *stats);
+
+void relay_free(struct relay *r);
+
+/* "echo", "chat" or "room" to a mode.  0, or -1 for anything else. */
+int relay_mode_parse(const char *name, enum relay_mode *mode);
+
+/* The mode's name. */
+const char *relay_mode_name(enum relay_mode mode);
+
+/* s joined (on its thread, registered already); online counts it. */
+void relay_joined(struct relay *r, struct session *s, int online);
+
+/* One message from s (chat and room).  NULL, or why s ends. */
+const char *relay_message(
+    struct relay *r, struct session *s, const char *msg, size_t len);
+
+/* Bytes from s (echo mode).  NULL, or why s ends. */
+const char *relay_data(
+    struct relay *r, struct session *s, const char *buf, size_t len);
+
+/*
+ * s has gone for reason (out of the registry already; online left);
+ * undelivered holds the lost messages still queued for it.
+ */
+void relay_left(struct relay *r, struct session *s, const char *reason,
+    const struct session_msg *undelivered, size_t lost, int online);
+
+/*
+ * The operator's text for s (a line is made of it: "operator: " first
+ * in room mode); logged, or reported as not delivered.  1 if queued.
+ */
+int relay_operator_send(
+    struct relay *r, struct session *s, const char *text, size_t len);
+
+/* The operator disconnects s: it is told why, then closed. */
+void relay_kick(struct relay *r, struct session *s);
+
+#endif

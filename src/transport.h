@@ -1,0 +1,77 @@
+/*
+ * transport.h - the seam between a connection's owner and its byte
+ * stream: plain TCP here, TLS over the same socket later, without the
+ * session loop knowing which.  Every call is non-blocking; the owner
+ * waits on fd with poll() and asks again.
+ */
+#ifndef TCPCHAT_TRANSPORT_H
+#define TCPCHAT_TRANSPORT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct transport;
+
+struct transport_ops {
+	/*
+	 * Receives up to len bytes: the count, 0 at the end of the
+	 * stream, or -1 with errno set (EAGAIN: nothing now).
+	 */
+	ssize_t (*recv)(struct transport *t, void *buf, size_t len);
+	/*
+	 * Sends what it can of len bytes: the count taken, 0 when full
+	 * (wait for POLLOUT), or -1 with errno set (EPIPE, ECONNRESET).
+	 */
+	ssize_t (*send)(struct transport *t, const void *buf, size_t len);
+	/*
+	 * Bytes already received and buffered inside the transport, to
+	 * be read before waiting on fd again (TLS records); NULL: none.
+	 */
+	size_t (*pending)(struct transport *t);
+	/* Ends the sending side (FIN, or close_notify then FIN). */
+	int (*shutdown)(struct transport *t);
+	/* Releases everything and closes fd. */
+	void (*close)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	int fd; /* the socket to poll; -1 once closed */
+	void *impl; /* the implementation's state */
+};
+
+/* Plain TCP over a connected, non-blocking socket fd. */
+void transport_plain(struct transport *t, int fd);
+
+static inline ssize_t
+transport_recv(struct transport *t, void *buf, size_t len)
+{
+	return t->ops->recv(t, buf, len);
+}
+
+static inline ssize_t
+transport_send(struct transport *t, const void *buf, size_t len)
+{
+	return t->ops->send(t, buf, len);
+}
+
+static inline size_t
+transport_pending(struct transport *t)
+{
+	return t->ops->pending != NULL ? t->ops->pending(t) : 0;
+}
+
+static inline int
+transport_shutdown(struct transport *t)
+{
+	return t->ops->shutdown(t);
+}
+
+static inline void
+transport_close(struct transport *t)
+{
+	if (t->fd != -1)
+		t->ops->close(t);
+}
+
+#endif

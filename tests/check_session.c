@@ -1,0 +1,533 @@
+/*
+ * check_session.c - the session mechanism alone, driven over
+ * socketpair()s with no listener and no server: framing, the unframed
+ * (echo) path, the wake-up, the queue limit, deadlines and the reason
+ * every way a session can end.  The callbacks record what the session
+ * told them; every wait is bounded.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io.h"
+#include "net.h"
+#include "session.h"
+#include "testutil.h"
+
+#define REC_MAX_MSGS 256
+#define REC_MSG_MAX 512
+
+/* What a session told its callbacks. */
+struct rec {
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t changed;
+	int opened;
+	int nmsgs;
+	char msgs[REC_MAX_MSGS][REC_MSG_MAX];
+	size_t lens[REC_MAX_MSGS];
+	int closed;
+	char reason[128];
+	size_t lost;
+	char first_lost[REC_MSG_MAX];
+};
+
+/* One session under test: its end of the pair is owned by the session. */
+struct harness {
+	struct rec rec;
+	struct session_limits limits;
+	struct session_totals totals;
+	struct session *s; /* a reference of the test's own */
+	int peer; /* the client's end */
+	int small_sndbuf; /* the kernel holds little for the client */
+};
+
+static void
+rec_opened(void *ctx, struct session *s)
+{
+	struct rec *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	r->opened = 1;
+	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const char *
+rec_message(void *ctx, struct session *s, const char *msg, size_t len)
+{
+	struct rec *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->nmsgs < REC_MAX_MSGS) {
+		size_t n = len < REC_MSG_MAX - 1 ? len : REC_MSG_MAX - 1;
+		memcpy(r->msgs[r->nmsgs], msg, n);
+		r->msgs[r->nmsgs][n] = '\0';
+		r->lens[r->nmsgs] = len;
+		r->nmsgs++;
+	}
+	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
+	return len == 4 && memcmp(msg, "stop", 4) == 0 ? "asked to stop" : NULL;
+}
+
+/* Unframed: every byte straight back, as echo mode does. */
+static const char *
+rec_data(void *ctx, struct session *s, const char *buf, size_t len)
+{
+	(void)session_reply(s, buf, len);
+	return NULL;
+}
+
+static void
+rec_closed(void *ctx, struct session *s, const char *reason,
+    const struct session_msg *undelivered, size_t lost)
+{
+	struct rec *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	r->closed = 1;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
+	r->lost = lost;
+	if (undelivered != NULL) {
+		size_t n = undelivered->len < REC_MSG_MAX - 1 ? undelivered->len
+		                                              : REC_MSG_MAX - 1;
+		memcpy(r->first_lost, undelivered->data, n);
+		r->first_lost[n] = '\0';
+	}
+	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
+}
+
+static const struct session_callbacks framed_cb = {
+    .opened = rec_opened, .message = rec_message, .closed = rec_closed};
+static const struct session_callbacks raw_cb = {
+    .opened = rec_opened, .data = rec_data, .closed = rec_closed};
+
+/* Limits for a test: generous, except what the test sets. */
+static void
+harness_limits(struct harness *h)
+{
+	h->limits = (struct session_limits){.max_line = 1024,
+	    .max_queue = 64 * 1024,
+	    .flush_ms = 40,
+	    .drain_ms = 1000,
+	    .linger_ms = 200,
+	    .totals = &h->totals};
+}
+
+/* Starts a session on one end of a socketpair; the test holds the other. */
+static void
+harness_start(struct harness *h, const struct session_callbacks *cb)
+{
+	struct sockaddr_in peer = {
+	    .sin_family = AF_INET, .sin_port = htons(40000)};
+	pthread_attr_t attr;
+	int sv[2];
+
+	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	pthread_mutex_init(&h->rec.lock, NULL);
+	pthread_cond_init(&h->rec.changed, NULL);
+	ck_assert_int_eq(
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(net_set_nonblock(sv[0], 1), 0);
+	if (h->small_sndbuf) {
+		int size = 1; /* the kernel's minimum */
+		ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size,
+		                     sizeof(size)),
+		    0);
+	}
+	h->peer = sv[1];
+	h->s = session_new(sv[0], 7, (struct sockaddr *)&peer, sizeof(peer),
+	    &h->limits, cb, &h->rec);
+	ck_assert_ptr_nonnull(h->s);
+	ck_assert_str_eq(h->s->addr, "127.0.0.1:40000");
+	session_ref(h->s); /* the test's own, beyond the thread's */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	ck_assert_int_eq(session_start(h->s, &attr), 0);
+	pthread_attr_destroy(&attr);
+}
+
+/* Waits (bounded) until the callbacks saw what pred says.  1 if so. */
+static int
+harness_wait(struct harness *h, int (*pred)(const struct rec *, int), int arg,
+    int timeout_ms)
+{
+	struct timespec deadline =
+	    clock_deadline_ms(CLOCK_REALTIME, testutil_wait_ms(timeout_ms));
+	int ok;
+
+	pthread_mutex_lock(&h->rec.lock);
+	while (!(ok = pred(&h->rec, arg)))
+		if (pthread_cond_timedwait(
+		        &h->rec.changed, &h->rec.lock, &deadline) == ETIMEDOUT)
+			break;
+	ok = pred(&h->rec, arg);
+	pthread_mutex_unlock(&h->rec.lock);
+	return ok;
+}
+
+static int
+rec_has_msgs(const struct rec *r, int n)
+{
+	return r->nmsgs >= n;
+}
+
+static int
+rec_is_closed(const struct rec *r, int unused)
+{
+	return r->closed;
+}
+
+static int
+rec_is_opened(const struct rec *r, int unused)
+{
+	return r->opened;
+}
+
+/* Waits for the session's end and its thread's; checks the reason. */
+static void
+harness_expect_end(struct harness *h, const char *reason)
+{
+	ck_assert_msg(harness_wait(h, rec_is_closed, 0, 5000),
+	    "the session never ended (wanted \"%s\")", reason);
+	ck_assert_str_eq(h->rec.reason, reason);
+	for (int i = 0; i < 5000 && atomic_load(&h->totals.threads) > 0; i++)
+		poll(NULL, 0, 1);
+	ck_assert_int_eq(atomic_load(&h->totals.threads), 0);
+}
+
+static void
+harness_finish(struct harness *h)
+{
+	session_unref(h->s);
+	close(h->peer);
+}
+
+static void
+expect_msg(struct harness *h, int i, const char *want)
+{
+	ck_assert_msg(harness_wait(h, rec_has_msgs, i + 1, 5000),
+	    "message %d (\"%s\") never came", i, want);
+	ck_assert_str_eq(h->rec.msgs[i], want);
+}
+
+START_TEST(test_frames_lines_and_pauses)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	testutil_send_str(h.peer, "one\ntwo\r\nthr");
+	expect_msg(&h, 0, "one");
+	expect_msg(&h, 1, "two");
+	/* No newline: handed on once the client pauses for flush_ms. */
+	expect_msg(&h, 2, "thr");
+	/* A line split across writes is still one message. */
+	testutil_send_str(h.peer, "sp");
+	poll(NULL, 0, 5);
+	testutil_send_str(h.peer, "lit\n");
+	expect_msg(&h, 3, "split");
+	ck_assert_int_eq(h.rec.nmsgs, 4);
+	uint64_t in, out;
+	session_counts(h.s, &in, &out);
+	ck_assert_uint_eq(in, 4);
+	ck_assert_uint_eq(atomic_load(&h.totals.bytes_in), 18);
+	/* The peer closes: what it sent last still counts. */
+	testutil_send_str(h.peer, "last");
+	shutdown(h.peer, SHUT_WR);
+	expect_msg(&h, 4, "last");
+	harness_expect_end(&h, "closed");
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_callback_ends_session)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	harness_start(&h, &framed_cb);
+	testutil_send_str(h.peer, "hello\nstop\nnever\n");
+	expect_msg(&h, 0, "hello");
+	expect_msg(&h, 1, "stop");
+	harness_expect_end(&h, "asked to stop");
+	/* Nothing after the message that ended it was handed on. */
+	ck_assert_int_eq(h.rec.nmsgs, 2);
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_send_wakes_and_delivers)
+{
+	struct harness h = {0};
+	char want[64];
+
+	harness_limits(&h);
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	/* From this thread: each message wakes the session's thread. */
+	for (int i = 0; i < 50; i++) {
+		snprintf(want, sizeof(want), "message %d\n", i);
+		ck_assert_int_eq(
+		    session_send(h.s, want, strlen(want)), SESSION_SENT);
+		testutil_expect_str(h.peer, want);
+	}
+	for (int i = 0; i < 2000 && atomic_load(&h.totals.msgs_out) < 50; i++)
+		poll(NULL, 0, 1);
+	ck_assert_uint_eq(atomic_load(&h.totals.msgs_out), 50);
+	/* Closing: the notice goes out, then the end of the stream. */
+	session_close(h.s, "bye\n", "kicked");
+	testutil_expect_str(h.peer, "bye\n");
+	ck_assert_int_eq(testutil_wait_eof(h.peer, testutil_wait_ms(5000)), 1);
+	harness_expect_end(&h, "kicked");
+	ck_assert_int_eq(session_send(h.s, "late\n", 5), SESSION_GONE_ERR);
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_raw_echo_exact)
+{
+	enum { N = 8, BYTES = 200000 };
+	struct harness hs[N];
+	static char sent[BYTES], got[BYTES];
+
+	for (size_t i = 0; i < sizeof(sent); i++)
+		sent[i] = (char)(i * 131 + 7);
+	/* Several at once, each with its own thread. */
+	for (int k = 0; k < N; k++) {
+		memset(&hs[k], 0, sizeof(hs[k]));
+		harness_limits(&hs[k]);
+		harness_start(&hs[k], &raw_cb);
+	}
+	for (int k = 0; k < N; k++) {
+		size_t off = 0, back = 0;
+		uint64_t deadline = clock_now_ms() + testutil_wait_ms(10000);
+		/* Write and read in turn: neither side's buffer fills. */
+		while (back < sizeof(got) && clock_now_ms() < deadline) {
+			if (off < sizeof(sent)) {
+				ssize_t n = send(hs[k].peer, sent + off,
+				    sizeof(sent) - off < 4096
+				        ? sizeof(sent) - off
+				        : 4096,
+				    MSG_DONTWAIT);
+				if (n > 0)
+					off += (size_t)n;
+			}
+			struct pollfd pfd = {
+			    .fd = hs[k].peer, .events = POLLIN};
+			if (poll(&pfd, 1, 10) == 1) {
+				ssize_t n = recv(hs[k].peer, got + back,
+				    sizeof(got) - back, MSG_DONTWAIT);
+				ck_assert_int_ne(n, 0);
+				if (n > 0)
+					back += (size_t)n;
+			}
+		}
+		ck_assert_uint_eq(back, sizeof(got));
+		ck_assert(memcmp(sent, got, sizeof(got)) == 0);
+		ck_assert_int_eq(hs[k].rec.nmsgs, 0);
+	}
+	for (int k = 0; k < N; k++) {
+		close(hs[k].peer);
+		harness_expect_end(&hs[k], "closed");
+		ck_assert_uint_eq(
+		    atomic_load(&hs[k].totals.bytes_out), sizeof(sent));
+		/* Echoed bytes are not messages. */
+		ck_assert_uint_eq(atomic_load(&hs[k].totals.msgs_out), 0);
+		session_unref(hs[k].s);
+	}
+}
+END_TEST
+
+/* What the session holds for its client now. */
+static size_t
+queued_bytes(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t n = s->queued_bytes;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+START_TEST(test_queue_limit_drops_slow_reader)
+{
+	struct harness h = {0};
+	char line[300];
+	int rc = SESSION_SENT, sent = 0;
+
+	harness_limits(&h);
+	h.limits.max_queue = 4096;
+	/* Less than the queue holds: closing cannot flush the queue. */
+	h.small_sndbuf = 1;
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	memset(line, 'x', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\n';
+	/*
+	 * The peer never reads.  First the kernel's buffer fills: each
+	 * message leaves the queue at once, until one stays there.
+	 */
+	uint64_t deadline = clock_now_ms() + testutil_wait_ms(10000);
+	for (int stuck = 0; !stuck && sent < 100000; sent++) {
+		ck_assert_int_eq(
+		    session_send(h.s, line, sizeof(line)), SESSION_SENT);
+		uint64_t until = clock_now_ms() + 200;
+		while (
+		    !(stuck = clock_now_ms() >= until) && queued_bytes(h.s) > 0)
+			poll(NULL, 0, 1);
+		ck_assert(clock_now_ms() < deadline);
+	}
+	/* Then the queue, up to its limit. */
+	while (
+	    rc == SESSION_SENT && sent < 100000 && clock_now_ms() < deadline) {
+		line[0] = (char)('a' + sent % 26);
+		rc = session_send(h.s, line, sizeof(line));
+		if (rc == SESSION_SENT)
+			sent++;
+	}
+	ck_assert_int_eq(rc, SESSION_FULL);
+	harness_expect_end(&h, "too slow (outbound queue full)");
+	/* What was still queued is handed over, in order, as lost. */
+	ck_assert_uint_gt(h.rec.lost, 0);
+	ck_assert_uint_le(h.rec.lost, 4096 / sizeof(line));
+	ck_assert_uint_eq(strlen(h.rec.first_lost), sizeof(line));
+	ck_assert_int_eq(h.rec.first_lost[sizeof(line) - 1], '\n');
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_line_too_long)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	h.limits.max_line = 16;
+	harness_start(&h, &framed_cb);
+	testutil_send_str(h.peer, "short\n0123456789abcdefXYZ\n");
+	expect_msg(&h, 0, "short");
+	testutil_expect_str(
+	    h.peer, "tcpchatd: error: line too long (max 16 bytes)\n");
+	ck_assert_int_eq(testutil_wait_eof(h.peer, testutil_wait_ms(5000)), 1);
+	harness_expect_end(&h, "line too long");
+	ck_assert_int_eq(h.rec.nmsgs, 1);
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_idle_timeout)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	h.limits.idle_timeout_ms = 300;
+	harness_start(&h, &framed_cb);
+	uint64_t start = clock_now_ms();
+	testutil_send_str(h.peer, "still here\n");
+	expect_msg(&h, 0, "still here");
+	testutil_expect_str(h.peer, "tcpchatd: idle timeout, closing\n");
+	ck_assert_uint_ge(clock_now_ms() - start, 300);
+	harness_expect_end(&h, "idle timeout");
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_line_timeout)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	/* A trickle of bytes never ending its line. */
+	h.limits.flush_ms = 60000;
+	h.limits.line_timeout_ms = 400;
+	harness_start(&h, &framed_cb);
+	uint64_t start = clock_now_ms();
+	for (int i = 0; i < 4; i++) {
+		testutil_send_str(h.peer, "x");
+		poll(NULL, 0, 50);
+	}
+	testutil_expect_str(
+	    h.peer, "tcpchatd: error: line not completed in time\n");
+	ck_assert_uint_ge(clock_now_ms() - start, 400);
+	harness_expect_end(&h, "line timeout");
+	ck_assert_int_eq(h.rec.nmsgs, 0);
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_write_to_gone_peer_is_reset)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	/* The peer stops reading for good: the next write fails. */
+	ck_assert_int_eq(shutdown(h.peer, SHUT_RD), 0);
+	ck_assert_int_eq(
+	    session_send(h.s, "into the void\n", 14), SESSION_SENT);
+	harness_expect_end(&h, "reset");
+	harness_finish(&h);
+}
+END_TEST
+
+static Suite *
+session_suite(void)
+{
+	Suite *s = suite_create("session");
+	TCase *tc;
+
+	tc = tcase_create("framing");
+	tcase_add_test(tc, test_frames_lines_and_pauses);
+	tcase_add_test(tc, test_callback_ends_session);
+	tcase_add_test(tc, test_line_too_long);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("output");
+	tcase_add_test(tc, test_send_wakes_and_delivers);
+	tcase_add_test(tc, test_raw_echo_exact);
+	tcase_add_test(tc, test_queue_limit_drops_slow_reader);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("deadlines");
+	tcase_add_test(tc, test_idle_timeout);
+	tcase_add_test(tc, test_line_timeout);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("close reasons");
+	tcase_add_test(tc, test_write_to_gone_peer_is_reset);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(session_suite());
+	int failed;
+
+	signal(SIGPIPE, SIG_IGN);
+	/* Before any thread: the wake-up signal blocked in all of them. */
+	session_signals_init();
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
