@@ -24,54 +24,13 @@
 #include "io.h"
 #include "testutil.h"
 
-#define LINE_MAX_LEN 4096
-
-/* A server under test with its console on pipes. */
-struct hard {
-	struct testutil_proc proc;
-	int port;
-	char line[LINE_MAX_LEN];
-};
-
-static void
-hard_start(struct hard *h, const char *mode, const char *const extra[])
-{
-	h->port = testutil_spawn_server(&h->proc, mode, extra);
-}
-
-/* Waits for a console line containing needle; fails the test if none. */
-static void
-hard_expect(struct hard *h, const char *needle)
-{
-	ck_assert_msg(testutil_wait_line(h->proc.out_fd, needle, h->line,
-	                  sizeof(h->line), testutil_wait_ms(5000)),
-	    "console never said \"%s\"", needle);
-}
-
-static void
-hard_stop(struct hard *h)
-{
-	char err[3000];
-
-	/* What it said on stderr (a sanitizer report) goes in the failure. */
-	kill(h->proc.pid, SIGTERM);
-	size_t n = testutil_read_until(h->proc.err_fd, err, sizeof(err),
-	    "\x01never", testutil_wait_ms(10000));
-	int status =
-	    testutil_proc_stop(&h->proc, SIGTERM, testutil_wait_ms(10000));
-	ck_assert_msg(
-	    status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "tcpchatd did not exit cleanly: %d; stderr: %.*s", status, (int)n,
-	    err);
-}
-
 /* Connects and waits until the console shows the connection. */
 static int
-hard_join(struct hard *h)
+hard_join(struct testutil_chatd *h)
 {
 	int fd = testutil_connect(h->port);
 
-	hard_expect(h, "connected (");
+	testutil_chatd_expect_sub(h, "connected (");
 	return fd;
 }
 
@@ -122,24 +81,24 @@ hard_reset(int fd)
 START_TEST(test_server_full_then_room_again)
 {
 	const char *extra[] = {"--max-clients", "2", NULL};
-	struct hard h;
+	struct testutil_chatd h;
 
-	hard_start(&h, "echo", extra);
+	testutil_chatd_start(&h, "echo", extra);
 	int a = hard_join(&h), b = hard_join(&h);
 	int c = testutil_connect(h.port);
 	testutil_expect_str(c, "tcpchatd: server full (2 clients)\n");
 	ck_assert_int_eq(testutil_wait_eof(c, testutil_wait_ms(5000)), 1);
 	close(c);
-	hard_expect(&h, "refused: server full");
+	testutil_chatd_expect_sub(&h, "refused: server full");
 	/* Someone leaves: the next one gets in and is served. */
 	close(a);
-	hard_expect(&h, "disconnected: closed (1 online)");
+	testutil_chatd_expect_sub(&h, "disconnected: closed (1 online)");
 	c = hard_join(&h);
 	testutil_send_str(c, "ping\n");
 	testutil_expect_str(c, "ping\n");
 	close(b);
 	close(c);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
@@ -147,20 +106,20 @@ START_TEST(test_access_denied_reads_nothing)
 {
 	const char *extra[] = {
 	    "--deny", "127.0.0.0/8", "--log", "/dev/null", NULL};
-	struct hard h;
+	struct testutil_chatd h;
 	char buf[256];
 
-	hard_start(&h, "chat", extra);
+	testutil_chatd_start(&h, "chat", extra);
 	int c = testutil_connect(h.port);
 	testutil_send_str(c, "secret\n");
 	testutil_expect_str(c, "tcpchatd: access denied\n");
 	ck_assert_int_eq(testutil_wait_eof(c, testutil_wait_ms(5000)), 1);
 	close(c);
-	hard_expect(&h, "refused: access denied");
+	testutil_chatd_expect_sub(&h, "refused: access denied");
 	/* Nothing the refused client sent reached the console. */
 	ck_assert_ptr_null(strstr(h.line, "secret"));
 	io_write_full(h.proc.in_fd, "/stats\n", 7);
-	hard_expect(&h, "messages 0 in");
+	testutil_chatd_expect_sub(&h, "messages 0 in");
 	close(h.proc.in_fd);
 	(void)buf;
 	h.proc.in_fd = -1;
@@ -175,28 +134,28 @@ START_TEST(test_allow_list_admits_only_listed)
 	const char *extra[] = {"--allow", "10.0.0.0/8", NULL};
 	const char *extra2[] = {"--allow", "10.0.0.0/8", "--allow",
 	    "127.0.0.1/32", "--deny", "127.0.0.1", NULL};
-	struct hard h;
+	struct testutil_chatd h;
 
-	hard_start(&h, "echo", extra);
+	testutil_chatd_start(&h, "echo", extra);
 	int c = testutil_connect(h.port);
 	testutil_expect_str(c, "tcpchatd: access denied\n");
 	close(c);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 	/* Deny wins over allow. */
-	hard_start(&h, "echo", extra2);
+	testutil_chatd_start(&h, "echo", extra2);
 	c = testutil_connect(h.port);
 	testutil_expect_str(c, "tcpchatd: access denied\n");
 	close(c);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
 START_TEST(test_max_per_ip)
 {
 	const char *extra[] = {"--max-per-ip", "2", NULL};
-	struct hard h;
+	struct testutil_chatd h;
 
-	hard_start(&h, "echo", extra);
+	testutil_chatd_start(&h, "echo", extra);
 	int a = hard_join(&h), b = hard_join(&h);
 	int c = testutil_connect(h.port);
 	testutil_expect_str(c,
@@ -204,23 +163,23 @@ START_TEST(test_max_per_ip)
 	    "address (max 2)\n");
 	close(c);
 	close(a);
-	hard_expect(&h, "disconnected: closed");
+	testutil_chatd_expect_sub(&h, "disconnected: closed");
 	c = hard_join(&h);
 	testutil_send_str(c, "x\n");
 	testutil_expect_str(c, "x\n");
 	close(b);
 	close(c);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
 START_TEST(test_idle_timeout_closes_only_the_idle)
 {
 	const char *extra[] = {"--idle-timeout", "2", NULL};
-	struct hard h;
+	struct testutil_chatd h;
 	int timed_out = 0;
 
-	hard_start(&h, "echo", extra);
+	testutil_chatd_start(&h, "echo", extra);
 	int idle = hard_join(&h), busy = hard_join(&h);
 	uint64_t start = clock_now_ms();
 	/* The busy one talks every 100 ms until the idle one is let go. */
@@ -234,7 +193,7 @@ START_TEST(test_idle_timeout_closes_only_the_idle)
 	ck_assert_uint_ge(clock_now_ms() - start, 1900);
 	testutil_expect_str(idle, "tcpchatd: idle timeout, closing\n");
 	ck_assert_int_eq(testutil_wait_eof(idle, testutil_wait_ms(5000)), 1);
-	hard_expect(&h, "disconnected: idle timeout");
+	testutil_chatd_expect_sub(&h, "disconnected: idle timeout");
 	testutil_send_str(busy, "still here\n");
 	testutil_expect_str(busy, "still here\n");
 	/* The server itself goes on accepting. */
@@ -244,7 +203,7 @@ START_TEST(test_idle_timeout_closes_only_the_idle)
 	close(idle);
 	close(busy);
 	close(late);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
@@ -287,20 +246,20 @@ hard_trickle(int port)
 START_TEST(test_slowloris_line_deadline)
 {
 	const char *extra[] = {"--line-timeout", "1", NULL};
-	struct hard h;
+	struct testutil_chatd h;
 	int done = 0;
 
-	hard_start(&h, "chat", extra);
+	testutil_chatd_start(&h, "chat", extra);
 	int other = hard_join(&h);
 	for (int attempt = 0; attempt < 5 && !done; attempt++)
 		done = hard_trickle(h.port);
 	ck_assert_msg(done, "never a trickle without a stall in 5 tries");
-	hard_expect(&h, "disconnected: line timeout");
+	testutil_chatd_expect_sub(&h, "disconnected: line timeout");
 	/* The other client was served all along. */
 	io_write_full(h.proc.in_fd, "/msg 1 hello\n", 13);
 	testutil_expect_str(other, "hello\n");
 	close(other);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
@@ -309,12 +268,12 @@ END_TEST
  * as the kernel allows, and waits for the console to show it.
  */
 static int
-hard_join_stuck(struct hard *h)
+hard_join_stuck(struct testutil_chatd *h)
 {
 	int small = 4096, fd = testutil_connect(h->port);
 
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	hard_expect(h, "connected (");
+	testutil_chatd_expect_sub(h, "connected (");
 	return fd;
 }
 
@@ -324,8 +283,8 @@ hard_join_stuck(struct hard *h)
  * test if none comes.
  */
 static void
-hard_expect_report(
-    struct hard *h, const char *prefix, const char *needle, size_t cap)
+hard_expect_report(struct testutil_chatd *h, const char *prefix,
+    const char *needle, size_t cap)
 {
 	char *line = malloc(cap);
 	int found = 0;
@@ -352,10 +311,10 @@ START_TEST(test_reader_that_never_reads)
 	/* Room for a few lines: one that reads is never dropped. */
 	const char *extra[] = {"--max-queue", "262144", NULL};
 	enum { TEXT = 60000, ROUNDS = 200 };
-	struct hard h;
+	struct testutil_chatd h;
 	char *cmd = malloc(TEXT + 7), *got = malloc(TEXT + 1);
 
-	hard_start(&h, "chat", extra);
+	testutil_chatd_start(&h, "chat", extra);
 	int stuck = hard_join_stuck(&h);
 	int reader = hard_join(&h);
 	/* 12 MB in all: far more than socket buffers and the queue hold. */
@@ -377,12 +336,12 @@ START_TEST(test_reader_that_never_reads)
 	    "the reader waited %llu ms", (unsigned long long)took);
 	/* The console said whom it could not reach, and dropped it. */
 	hard_expect_report(&h, "#1 ", "not delivered", sizeof(h.line));
-	hard_expect(&h, "disconnected: too slow");
+	testutil_chatd_expect_sub(&h, "disconnected: too slow");
 	close(stuck);
 	close(reader);
 	free(cmd);
 	free(got);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
@@ -391,11 +350,11 @@ START_TEST(test_room_relay_to_a_reader_that_never_reads)
 {
 	const char *extra[] = {"--max-queue", "262144", NULL};
 	enum { TEXT = 30000, ROUNDS = 300 };
-	struct hard h;
+	struct testutil_chatd h;
 	char *line = malloc(TEXT + 1), *want = malloc(TEXT + 6);
 	char *got = malloc(TEXT + 6);
 
-	hard_start(&h, "room", extra);
+	testutil_chatd_start(&h, "room", extra);
 	int sender = hard_join(&h);
 	int stuck = hard_join_stuck(&h);
 	int reader = hard_join(&h);
@@ -422,49 +381,49 @@ START_TEST(test_room_relay_to_a_reader_that_never_reads)
 	free(line);
 	free(want);
 	free(got);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
 START_TEST(test_reset_while_operator_sends)
 {
-	struct hard h;
+	struct testutil_chatd h;
 
-	hard_start(&h, "chat", NULL);
+	testutil_chatd_start(&h, "chat", NULL);
 	int victim = hard_join(&h);
 	int other = hard_join(&h);
 	io_write_full(h.proc.in_fd, "/to 1\n", 6);
-	hard_expect(&h, "talking to #1");
+	testutil_chatd_expect_sub(&h, "talking to #1");
 	hard_reset(victim);
 	/* Send while it goes: it must never reach #2. */
 	for (int i = 0; i < 50; i++)
 		io_write_full(h.proc.in_fd, "for one only\n", 13);
 	/* Its end (the sends before it may say "not delivered"). */
-	hard_expect(&h, "disconnected:");
+	testutil_chatd_expect_sub(&h, "disconnected:");
 	ck_assert_msg(strncmp(h.line, "#1 ", 3) == 0, "%s", h.line);
 	io_write_full(h.proc.in_fd, "/msg 1 late\n", 12);
-	hard_expect(&h, "no such client #1");
+	testutil_chatd_expect_sub(&h, "no such client #1");
 	io_write_full(h.proc.in_fd, "/msg 2 marker\n", 14);
 	/* The first bytes #2 sees are its own message: nothing leaked. */
 	testutil_expect_str(other, "marker\n");
 	close(other);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
 /* Hundreds of connect/close cycles, half of them resets: nothing left. */
 START_TEST(test_cycles_leave_nothing_behind)
 {
-	struct hard h;
+	struct testutil_chatd h;
 
-	hard_start(&h, "chat", NULL);
+	testutil_chatd_start(&h, "chat", NULL);
 	/* Console up, no client yet: the threads the server always has. */
 	io_write_full(h.proc.in_fd, "/help\n", 6);
-	hard_expect(&h, "commands:");
+	testutil_chatd_expect_sub(&h, "commands:");
 	int base_threads = hard_count_threads(h.proc.pid);
 	/* One full cycle first: the accept loop has everything it keeps. */
 	close(hard_join(&h));
-	hard_expect(&h, "(0 online)");
+	testutil_chatd_expect_sub(&h, "(0 online)");
 	int base_fds = hard_count_fds(h.proc.pid);
 	for (int i = 0; i < 300; i++) {
 		int fd = testutil_connect(h.port);
@@ -486,7 +445,7 @@ START_TEST(test_cycles_leave_nothing_behind)
 	} while (clock_ms_until(deadline) > 0);
 	ck_assert_int_eq(fds, base_fds);
 	ck_assert_int_eq(threads, base_threads);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
@@ -524,12 +483,12 @@ hard_load_main(void *arg)
 
 START_TEST(test_signals_during_load)
 {
-	struct hard h;
+	struct testutil_chatd h;
 	struct hard_load load;
 	pthread_t t;
 	const int sigs[] = {SIGUSR1, SIGWINCH, SIGCHLD, SIGCONT, SIGURG};
 
-	hard_start(&h, "echo", (const char *const[]){"-q", NULL});
+	testutil_chatd_start(&h, "echo", (const char *const[]){"-q", NULL});
 	load.port = h.port;
 	ck_assert_int_eq(pthread_create(&t, NULL, hard_load_main, &load), 0);
 	for (int i = 0; i < 500; i++) {
@@ -539,34 +498,34 @@ START_TEST(test_signals_during_load)
 	}
 	pthread_join(t, NULL);
 	ck_assert_msg(load.ok, "a message was lost or damaged");
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
 START_TEST(test_restart_on_same_port)
 {
-	struct hard h;
+	struct testutil_chatd h;
 	char port[16];
 
-	hard_start(&h, "echo", NULL);
+	testutil_chatd_start(&h, "echo", NULL);
 	int fds[5];
 	testutil_connect_many(h.port, 5, fds);
 	for (int i = 0; i < 5; i++) {
 		testutil_send_str(fds[i], "x\n");
 		testutil_expect_str(fds[i], "x\n");
 	}
-	hard_stop(&h); /* it closes first: its side is in TIME_WAIT */
+	testutil_chatd_stop(&h); /* it closes first: its side is in TIME_WAIT */
 	testutil_close_many(5, fds);
 	snprintf(port, sizeof(port), "%d", h.port);
 	const char *argv[] = {
 	    testutil_program("tcpchatd"), "-m", "echo", "-p", port, NULL};
 	testutil_spawn(&h.proc, (char *const *)argv);
-	hard_expect(&h, "listening on 127.0.0.1:");
+	testutil_chatd_expect_sub(&h, "listening on 127.0.0.1:");
 	int c = testutil_connect(h.port);
 	testutil_send_str(c, "again\n");
 	testutil_expect_str(c, "again\n");
 	close(c);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 
@@ -575,11 +534,11 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	char path[] = "/tmp/check_hardening_logXXXXXX";
 	int logfd = mkstemp(path);
 	const char *extra[] = {"--log", path, NULL};
-	struct hard h;
+	struct testutil_chatd h;
 	char buf[512];
 
 	ck_assert_int_ge(logfd, 0);
-	hard_start(&h, "room", extra);
+	testutil_chatd_start(&h, "room", extra);
 	int a = hard_join(&h), b = hard_join(&h);
 	testutil_expect_str(a, "tcpchatd: #2 joined (2 online)\n");
 	const char evil[] = "\x1b]0;owned\x07\x1b[2J\x9b"
@@ -589,11 +548,11 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	testutil_expect_str(b,
 	    "#1: \\x1b]0;owned\\x07\\x1b[2J\\x9b2J\\rfake"
 	    "\\x00nul \xe4\xbd\xa0\xe5\xa5\xbd\n");
-	hard_expect(&h, "#1 127.0.0.1");
+	testutil_chatd_expect_sub(&h, "#1 127.0.0.1");
 	ck_assert_ptr_nonnull(strstr(h.line, "\\x1b]0;owned\\x07"));
 	close(a);
 	close(b);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 	ssize_t n = read(logfd, buf, sizeof(buf) - 1);
 	ck_assert_int_gt(n, 0);
 	buf[n] = '\0';
@@ -634,16 +593,16 @@ hard_server_timer(int server_port, int client_port)
 
 START_TEST(test_keepalive_on_accepted_sockets)
 {
-	struct hard h;
+	struct testutil_chatd h;
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
 
-	hard_start(&h, "echo", NULL);
+	testutil_chatd_start(&h, "echo", NULL);
 	int c = hard_join(&h);
 	ck_assert_int_eq(getsockname(c, (struct sockaddr *)&sin, &len), 0);
 	ck_assert_int_eq(hard_server_timer(h.port, ntohs(sin.sin_port)), 2);
 	close(c);
-	hard_stop(&h);
+	testutil_chatd_stop(&h);
 }
 END_TEST
 

@@ -44,181 +44,24 @@
 #define ECHO_MESSAGES 250
 #define ECHO_MAX_SIZE 16384
 
-/* bytes rendered visible for a failure message (static, one at a time). */
-/* Check's messages must stay under 4 KiB: failure texts are cut to fit. */
-#define VISIBLE_MAX 1024
-
-static const char *
-visible(const char *bytes, size_t len)
-{
-	static char out[VISIBLE_MAX];
-
-	return escape_render_bounded(out, sizeof(out), bytes, len) > 0 ? out
-	                                                               : "";
-}
-
-/* ---- the server under test ------------------------------------------ */
-
-struct chatd {
-	struct testutil_proc proc;
-	int port;
-};
-
 struct client {
 	int fd;
 	int id;
 	char addr[NET_ADDRSTRLEN]; /* as the server shows it */
 };
 
-static void
-chatd_start(struct chatd *d, const char *mode, const char *const extra[])
-{
-	d->port = testutil_spawn_server(&d->proc, mode, extra);
-	ck_assert_int_gt(d->port, 0);
-}
-
-/* Types one line at the console (the newline is added). */
-static void
-chatd_type(struct chatd *d, const char *line)
-{
-	testutil_send_str(d->proc.in_fd, line);
-	testutil_send_str(d->proc.in_fd, "\n");
-}
-
-/*
- * Reads console lines until one is exactly want[0..len) (strict: the
- * very next line must be).  Fails the test, showing the last line seen,
- * when it does not come within the wait.
- */
-static void
-chatd_expect_bytes(struct chatd *d, const char *want, size_t len, int strict)
-{
-	static char line[CONSOLE_LINE_MAX];
-	uint64_t deadline =
-	    clock_now_ms() + (uint64_t)testutil_wait_ms(WAIT_MS);
-	ssize_t n = -1;
-
-	for (int i = 0; i < CONSOLE_MAX_LINES; i++) {
-		n = testutil_read_line(d->proc.out_fd, line, sizeof(line),
-		    clock_ms_until(deadline));
-		if (n < 0)
-			break;
-		if ((size_t)n == len && memcmp(line, want, len) == 0)
-			return;
-		if (strict)
-			break;
-	}
-	char shown[VISIBLE_MAX];
-	snprintf(shown, sizeof(shown), "%s",
-	    n >= 0 ? visible(line, (size_t)n) : "(nothing more)");
-	ck_abort_msg("console: expected \"%s\", last line seen \"%s\"",
-	    visible(want, len), shown);
-}
-
-static void chatd_expect(struct chatd *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void chatd_expect_next(struct chatd *d, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* Reads console lines until one equals the formatted text. */
-static void
-chatd_expect(struct chatd *d, const char *fmt, ...)
-{
-	char want[CONSOLE_LINE_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(want, sizeof(want), fmt, ap);
-	va_end(ap);
-	chatd_expect_bytes(d, want, (size_t)n, 0);
-}
-
-/* The next console line must equal the formatted text. */
-static void
-chatd_expect_next(struct chatd *d, const char *fmt, ...)
-{
-	char want[CONSOLE_LINE_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(want, sizeof(want), fmt, ap);
-	va_end(ap);
-	chatd_expect_bytes(d, want, (size_t)n, 1);
-}
-
-/*
- * Reads fd until end of file (or cap bytes, or the deadline) into buf,
- * NUL-terminated.  Returns the length.
- */
-static size_t
-drain(int fd, char *buf, size_t cap, uint64_t deadline)
-{
-	size_t got =
-	    testutil_read_exact(fd, buf, cap - 1, clock_ms_until(deadline));
-
-	buf[got] = '\0';
-	return got;
-}
-
-/*
- * Waits for the server to exit (after a signal or /quit), collecting
- * what it wrote on the way into console and errors (either may be NULL).
- * Returns the wait status; fails the test when it does not exit.
- */
-static int
-chatd_wait(struct chatd *d, char **console, char **errors)
-{
-	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(15000);
-	char *out = malloc(DRAIN_MAX), *err = malloc(DRAIN_MAX);
-	int status;
-
-	ck_assert_ptr_nonnull(out);
-	ck_assert_ptr_nonnull(err);
-	/* Both pipes end when it exits; a full one would block its exit. */
-	drain(d->proc.out_fd, out, DRAIN_MAX, deadline);
-	drain(d->proc.err_fd, err, DRAIN_MAX, deadline);
-	status = testutil_proc_wait(&d->proc, clock_ms_until(deadline) + 100);
-	if (status == -1) {
-		kill(d->proc.pid, SIGKILL);
-		testutil_proc_wait(&d->proc, 5000);
-		ck_abort_msg("tcpchatd did not exit; stderr: %.2000s", err);
-	}
-	if (console != NULL)
-		*console = out;
-	else
-		free(out);
-	if (errors != NULL)
-		*errors = err;
-	else
-		free(err);
-	return status;
-}
-
-/* Stops the server with SIGTERM: it must exit 0 and say nothing on stderr. */
-static void
-chatd_stop(struct chatd *d)
-{
-	char *errors;
-
-	kill(d->proc.pid, SIGTERM);
-	int status = chatd_wait(d, NULL, &errors);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	    "tcpchatd exit status %#x; stderr: %.2000s", status, errors);
-	ck_assert_msg(errors[0] == '\0', "tcpchatd stderr: %.2000s", errors);
-	free(errors);
-}
-
 /*
  * Connects client id and waits for the console to announce it with
  * online clients in all.
  */
 static void
-client_join(struct chatd *d, struct client *c, int id, int online)
+client_join(struct testutil_chatd *d, struct client *c, int id, int online)
 {
 	c->fd = testutil_connect(d->port);
 	c->id = id;
 	ck_assert_int_eq(net_local_name(c->fd, c->addr, sizeof(c->addr)), 0);
-	chatd_expect(d, "#%d %s connected (%d online)", id, c->addr, online);
+	testutil_chatd_expect(
+	    d, "#%d %s connected (%d online)", id, c->addr, online);
 }
 
 /* Sends bytes as they are. */
@@ -237,11 +80,11 @@ client_expect_bytes(struct client *c, const char *want, size_t len)
 	ck_assert_ptr_nonnull(got);
 	size_t n =
 	    testutil_read_exact(c->fd, got, len, testutil_wait_ms(WAIT_MS));
-	char shown[VISIBLE_MAX];
-	snprintf(shown, sizeof(shown), "%s", visible(got, n));
+	char shown[TESTUTIL_VISIBLE_MAX];
+	snprintf(shown, sizeof(shown), "%s", testutil_visible(got, n));
 	ck_assert_msg(n == len && memcmp(got, want, len) == 0,
 	    "client #%d: expected \"%s\", got \"%s\"", c->id,
-	    visible(want, len), shown);
+	    testutil_visible(want, len), shown);
 	free(got);
 }
 
@@ -263,7 +106,7 @@ client_expect_eof(struct client *c)
 	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 	ck_assert_msg(n == 0 || (n == -1 && errno == ECONNRESET),
 	    "client #%d: expected end of file, got %zd bytes \"%s\"", c->id, n,
-	    n > 0 ? visible(buf, (size_t)n) : strerror(errno));
+	    n > 0 ? testutil_visible(buf, (size_t)n) : strerror(errno));
 }
 
 static void
@@ -276,11 +119,11 @@ client_close(struct client *c)
 
 /* Closes a client and waits for the console to say so. */
 static void
-client_leave(struct chatd *d, struct client *c, int online)
+client_leave(struct testutil_chatd *d, struct client *c, int online)
 {
 	client_close(c);
-	chatd_expect(d, "#%d %s disconnected: closed (%d online)", c->id,
-	    c->addr, online);
+	testutil_chatd_expect(d, "#%d %s disconnected: closed (%d online)",
+	    c->id, c->addr, online);
 }
 
 /*
@@ -290,14 +133,14 @@ client_leave(struct chatd *d, struct client *c, int online)
  * their order).
  */
 static void
-clients_sync(
-    struct chatd *d, struct client *cs, int n, const char *sync, int room)
+clients_sync(struct testutil_chatd *d, struct client *cs, int n,
+    const char *sync, int room)
 {
 	char cmd[128], want[128];
 
 	snprintf(cmd, sizeof(cmd), "/all %s", sync);
 	snprintf(want, sizeof(want), "%s%s\n", room ? "operator: " : "", sync);
-	chatd_type(d, cmd);
+	testutil_chatd_type(d, cmd);
 	for (int i = 0; i < n; i++)
 		if (cs[i].fd >= 0)
 			client_expect(&cs[i], want);
@@ -423,7 +266,7 @@ out:
  * line contains also.
  */
 static void
-chatd_count_lines(struct chatd *d, const char *needle, int count,
+chatd_count_lines(struct testutil_chatd *d, const char *needle, int count,
     const char *also, int *also_seen)
 {
 	static char line[CONSOLE_LINE_MAX];
@@ -445,17 +288,17 @@ chatd_count_lines(struct chatd *d, const char *needle, int count,
 	    "console: %d of %d lines with \"%s\"; "
 	    "then %s \"%s\"",
 	    seen, count, needle, n < 0 ? "no more after" : "last",
-	    visible(line, strlen(line)));
+	    testutil_visible(line, strlen(line)));
 }
 
 START_TEST(test_echo_fifty_clients)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct echo_client cs[ECHO_CLIENTS];
 	int fds[ECHO_CLIENTS], full = 0;
 	uint64_t total = 0;
 
-	chatd_start(&d, "echo", NULL);
+	testutil_chatd_start(&d, "echo", NULL);
 	testutil_connect_many(d.port, ECHO_CLIENTS, fds);
 	/* All fifty are in before any byte moves. */
 	chatd_count_lines(
@@ -480,7 +323,7 @@ START_TEST(test_echo_fifty_clients)
 	testutil_close_many(ECHO_CLIENTS, fds);
 	chatd_count_lines(
 	    &d, " disconnected: closed (", ECHO_CLIENTS, NULL, NULL);
-	chatd_stop(&d);
+	testutil_chatd_stop(&d);
 }
 END_TEST
 
@@ -488,20 +331,20 @@ END_TEST
 
 /* Starts a chat server and joins n clients as #1..#n. */
 static void
-chat_setup(struct chatd *d, const char *mode, struct client *cs, int n,
+chat_setup(struct testutil_chatd *d, const char *mode, struct client *cs, int n,
     const char *const extra[])
 {
-	chatd_start(d, mode, extra);
+	testutil_chatd_start(d, mode, extra);
 	for (int i = 0; i < n; i++)
 		client_join(d, &cs[i], i + 1, i + 1);
 }
 
 static void
-chat_teardown(struct chatd *d, struct client *cs, int n)
+chat_teardown(struct testutil_chatd *d, struct client *cs, int n)
 {
 	for (int i = 0; i < n; i++)
 		client_close(&cs[i]);
-	chatd_stop(d);
+	testutil_chatd_stop(d);
 }
 
 /*
@@ -509,7 +352,7 @@ chat_teardown(struct chatd *d, struct client *cs, int n)
  * TIME, N in, N out", marked " (chosen)" for the chosen client.
  */
 static void
-chatd_expect_list_entry(struct chatd *d, struct client *c, int chosen)
+chatd_expect_list_entry(struct testutil_chatd *d, struct client *c, int chosen)
 {
 	char line[256], prefix[128];
 	ssize_t n = testutil_read_line(
@@ -525,34 +368,34 @@ chatd_expect_list_entry(struct chatd *d, struct client *c, int chosen)
 
 START_TEST(test_to_reaches_only_target)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[3];
 
 	chat_setup(&d, "chat", cs, 3, NULL);
 	client_send(&cs[0], "one here\n", 9);
-	chatd_expect(&d, "#1 %s: one here", cs[0].addr);
+	testutil_chatd_expect(&d, "#1 %s: one here", cs[0].addr);
 
 	/* Plain text with three online and none chosen goes nowhere. */
-	chatd_type(&d, "to whom?");
-	chatd_expect(&d,
+	testutil_chatd_type(&d, "to whom?");
+	testutil_chatd_expect(&d,
 	    "3 clients online: choose one with /to ID or /msg ID "
 	    "TEXT (see /list); nothing sent");
 
-	chatd_type(&d, "/to 2");
-	chatd_expect(&d, "talking to #2 %s", cs[1].addr);
-	chatd_type(&d, "just for two");
+	testutil_chatd_type(&d, "/to 2");
+	testutil_chatd_expect(&d, "talking to #2 %s", cs[1].addr);
+	testutil_chatd_type(&d, "just for two");
 	client_expect(&cs[1], "just for two\n");
-	chatd_type(&d, "and again, #2");
+	testutil_chatd_type(&d, "and again, #2");
 	client_expect(&cs[1], "and again, #2\n");
 	/* /msg goes to its own target, without changing the chosen one. */
-	chatd_type(&d, "/msg 3 for three");
+	testutil_chatd_type(&d, "/msg 3 for three");
 	client_expect(&cs[2], "for three\n");
-	chatd_type(&d, "two still");
+	testutil_chatd_type(&d, "two still");
 	client_expect(&cs[1], "two still\n");
 	clients_sync(&d, cs, 3, "sync", 0);
 
-	chatd_type(&d, "/list");
-	chatd_expect(&d, "3 clients online");
+	testutil_chatd_type(&d, "/list");
+	testutil_chatd_expect(&d, "3 clients online");
 	for (int i = 0; i < 3; i++)
 		chatd_expect_list_entry(&d, &cs[i], i == 1);
 	chat_teardown(&d, cs, 3);
@@ -561,20 +404,20 @@ END_TEST
 
 START_TEST(test_all_reaches_everyone)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[3];
 
 	chat_setup(&d, "chat", cs, 3, NULL);
-	chatd_type(&d, "/all hello everyone");
+	testutil_chatd_type(&d, "/all hello everyone");
 	for (int i = 0; i < 3; i++)
 		client_expect(&cs[i], "hello everyone\n");
 	/* UTF-8 goes out as typed; "//" sends a line starting with "/". */
-	chatd_type(&d, "/all 你好，世界");
+	testutil_chatd_type(&d, "/all 你好，世界");
 	for (int i = 0; i < 3; i++)
 		client_expect(&cs[i], "你好，世界\n");
-	chatd_type(&d, "/to 1");
-	chatd_expect(&d, "talking to #1 %s", cs[0].addr);
-	chatd_type(&d, "//not a command");
+	testutil_chatd_type(&d, "/to 1");
+	testutil_chatd_expect(&d, "talking to #1 %s", cs[0].addr);
+	testutil_chatd_type(&d, "//not a command");
 	client_expect(&cs[0], "/not a command\n");
 	clients_sync(&d, cs, 3, "done", 0);
 	chat_teardown(&d, cs, 3);
@@ -583,17 +426,18 @@ END_TEST
 
 START_TEST(test_kick)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[3];
 
 	chat_setup(&d, "chat", cs, 3, NULL);
-	chatd_type(&d, "/kick 2");
+	testutil_chatd_type(&d, "/kick 2");
 	client_expect(&cs[1], "tcpchatd: disconnected by the operator\n");
 	client_expect_eof(&cs[1]);
 	client_close(&cs[1]);
-	chatd_expect(&d, "#2 %s disconnected: kicked (2 online)", cs[1].addr);
-	chatd_type(&d, "/kick 2");
-	chatd_expect_next(&d, "no such client #2");
+	testutil_chatd_expect(
+	    &d, "#2 %s disconnected: kicked (2 online)", cs[1].addr);
+	testutil_chatd_type(&d, "/kick 2");
+	testutil_chatd_expect_next(&d, "no such client #2");
 	clients_sync(&d, cs, 3, "the others stay", 0);
 	chat_teardown(&d, cs, 3);
 }
@@ -601,27 +445,27 @@ END_TEST
 
 START_TEST(test_stale_id)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[2];
 
 	chat_setup(&d, "chat", cs, 2, NULL);
-	chatd_type(&d, "/to 2");
-	chatd_expect(&d, "talking to #2 %s", cs[1].addr);
+	testutil_chatd_type(&d, "/to 2");
+	testutil_chatd_expect(&d, "talking to #2 %s", cs[1].addr);
 	client_leave(&d, &cs[1], 1);
 	/* Plain text for the chosen client that left: not to #1 instead. */
-	chatd_type(&d, "are you there?");
-	chatd_expect_next(&d, "no such client #2");
+	testutil_chatd_type(&d, "are you there?");
+	testutil_chatd_expect_next(&d, "no such client #2");
 
-	chatd_type(&d, "/msg 99 x");
-	chatd_expect_next(&d, "no such client #99");
-	chatd_type(&d, "/to 99");
-	chatd_expect_next(&d, "no such client #99");
-	chatd_type(&d, "/to 2");
-	chatd_expect_next(&d, "no such client #2");
-	chatd_type(&d, "/msg 2 late");
-	chatd_expect_next(&d, "no such client #2");
-	chatd_type(&d, "/kick 99");
-	chatd_expect_next(&d, "no such client #99");
+	testutil_chatd_type(&d, "/msg 99 x");
+	testutil_chatd_expect_next(&d, "no such client #99");
+	testutil_chatd_type(&d, "/to 99");
+	testutil_chatd_expect_next(&d, "no such client #99");
+	testutil_chatd_type(&d, "/to 2");
+	testutil_chatd_expect_next(&d, "no such client #2");
+	testutil_chatd_type(&d, "/msg 2 late");
+	testutil_chatd_expect_next(&d, "no such client #2");
+	testutil_chatd_type(&d, "/kick 99");
+	testutil_chatd_expect_next(&d, "no such client #99");
 	clients_sync(&d, cs, 2, "only this", 0);
 	chat_teardown(&d, cs, 2);
 }
@@ -630,21 +474,21 @@ END_TEST
 /* The seed's simple client: one message, no newline, one reply. */
 START_TEST(test_single_client_seed_style)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 	char shown[32];
 
 	chat_setup(&d, "chat", &c, 1, NULL);
 	uint64_t sent = clock_now_ms();
 	client_send(&c, "Hello, server", 13);
-	chatd_expect_next(&d, "#1 %s: Hello, server", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: Hello, server", c.addr);
 	uint64_t took = clock_now_ms() - sent;
 	/* Handed on after 40 ms of quiet; 100 ms is the promise. */
 	snprintf(shown, sizeof(shown), "%llu ms", (unsigned long long)took);
 	ck_assert_msg(took <= (uint64_t)testutil_wait_ms(400),
 	    "unterminated message took %s", shown);
 	/* One client online, none chosen: plain text goes to it. */
-	chatd_type(&d, "Hello, client");
+	testutil_chatd_type(&d, "Hello, client");
 	client_expect(&c, "Hello, client\n");
 	chat_teardown(&d, &c, 1);
 }
@@ -654,30 +498,32 @@ END_TEST
 
 START_TEST(test_q_ends_session)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[3];
 
-	chatd_start(&d, "chat", NULL);
+	testutil_chatd_start(&d, "chat", NULL);
 	client_join(&d, &cs[0], 1, 1);
 	client_send(&cs[0], "q\n", 2);
 	client_expect_eof(&cs[0]);
-	chatd_expect(&d, "#1 %s disconnected: quit (0 online)", cs[0].addr);
+	testutil_chatd_expect(
+	    &d, "#1 %s disconnected: quit (0 online)", cs[0].addr);
 	client_close(&cs[0]);
 
 	/* The seed's clients send "q" with no newline. */
 	client_join(&d, &cs[1], 2, 1);
 	client_send(&cs[1], "q", 1);
 	client_expect_eof(&cs[1]);
-	chatd_expect(&d, "#2 %s disconnected: quit (0 online)", cs[1].addr);
+	testutil_chatd_expect(
+	    &d, "#2 %s disconnected: quit (0 online)", cs[1].addr);
 	client_close(&cs[1]);
 
 	/* "quit" is a message; "q" with CRLF ends it too. */
 	client_join(&d, &cs[2], 3, 1);
 	client_send(&cs[2], "quit\n", 5);
-	chatd_expect_next(&d, "#3 %s: quit", cs[2].addr);
+	testutil_chatd_expect_next(&d, "#3 %s: quit", cs[2].addr);
 	client_send(&cs[2], "q\r\n", 3);
 	client_expect_eof(&cs[2]);
-	chatd_expect_next(
+	testutil_chatd_expect_next(
 	    &d, "#3 %s disconnected: quit (0 online)", cs[2].addr);
 	chat_teardown(&d, cs, 3);
 }
@@ -716,7 +562,7 @@ client_send_paced(
 
 /* Reads the next console line: 1 if it is exactly want[0..len). */
 static int
-chatd_next_is(struct chatd *d, const char *want, size_t len)
+chatd_next_is(struct testutil_chatd *d, const char *want, size_t len)
 {
 	static char line[CONSOLE_LINE_MAX];
 	ssize_t n = testutil_read_line(
@@ -733,8 +579,8 @@ chatd_next_is(struct chatd *d, const char *want, size_t len)
  * console back in step and it is tried again, a bounded number of times.
  */
 static void
-client_expect_one_message(struct chatd *d, struct client *c, const char *text,
-    size_t len, size_t step, long gap_us)
+client_expect_one_message(struct testutil_chatd *d, struct client *c,
+    const char *text, size_t len, size_t step, long gap_us)
 {
 	size_t shown = len > 0 && text[len - 1] == '\n' ? len - 1 : len;
 	size_t prefix = strlen(c->addr) + 16;
@@ -757,7 +603,8 @@ client_expect_one_message(struct chatd *d, struct client *c, const char *text,
 		/* The LF first ends whatever part is still pending. */
 		snprintf(marker, sizeof(marker), "\nresync %d\n", try);
 		client_send(c, marker, strlen(marker));
-		chatd_expect(d, "#%d %s: resync %d", c->id, c->addr, try);
+		testutil_chatd_expect(
+		    d, "#%d %s: resync %d", c->id, c->addr, try);
 	}
 	ck_abort_msg("this process stalled for %d ms between writes in "
 	             "every try",
@@ -766,7 +613,7 @@ client_expect_one_message(struct chatd *d, struct client *c, const char *text,
 
 START_TEST(test_unterminated_split)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 	static const char msg[] = "one message in three writes";
 
@@ -774,19 +621,19 @@ START_TEST(test_unterminated_split)
 	/* Gaps far below the 40 ms pause: still one message. */
 	client_expect_one_message(&d, &c, msg, sizeof(msg) - 1, 9, 1000);
 	client_send(&c, "next\n", 5);
-	chatd_expect_next(&d, "#1 %s: next", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: next", c.addr);
 	/* Two unterminated messages, a pause between them: two messages. */
 	client_send(&c, "first", 5);
-	chatd_expect_next(&d, "#1 %s: first", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: first", c.addr);
 	client_send(&c, "second", 6);
-	chatd_expect_next(&d, "#1 %s: second", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: second", c.addr);
 	chat_teardown(&d, &c, 1);
 }
 END_TEST
 
 START_TEST(test_long_line_many_segments)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 	size_t len = 20000;
 	char *line = malloc(len + 1);
@@ -807,18 +654,18 @@ END_TEST
 
 START_TEST(test_crlf)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 
 	chat_setup(&d, "chat", &c, 1, NULL);
 	client_send(&c, "windows line\r\nunix line\n", 24);
-	chatd_expect_next(&d, "#1 %s: windows line", c.addr);
-	chatd_expect_next(&d, "#1 %s: unix line", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: windows line", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: unix line", c.addr);
 	/* A CR alone is content, shown escaped; a CR then a pause is not. */
 	client_send(&c, "a\rb\r\n", 5);
-	chatd_expect_next(&d, "#1 %s: a\\rb", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: a\\rb", c.addr);
 	client_send(&c, "telnet\r", 7);
-	chatd_expect_next(&d, "#1 %s: telnet", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: telnet", c.addr);
 	chat_teardown(&d, &c, 1);
 }
 END_TEST
@@ -828,7 +675,7 @@ START_TEST(test_line_too_long)
 	static const char *const extra[] = {"--max-line", "100", NULL};
 	static const char notice[] =
 	    "tcpchatd: error: line too long (max 100 bytes)\n";
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[3];
 	char line[160];
 
@@ -838,7 +685,7 @@ START_TEST(test_line_too_long)
 	line[100] = '\n';
 	client_send(&cs[1], line, 101);
 	line[100] = '\0';
-	chatd_expect(&d, "#2 %s: %s", cs[1].addr, line);
+	testutil_chatd_expect(&d, "#2 %s: %s", cs[1].addr, line);
 
 	memset(line, 'a', 101);
 	line[101] = '\n';
@@ -846,7 +693,7 @@ START_TEST(test_line_too_long)
 	client_expect(&cs[0], notice);
 	client_expect_eof(&cs[0]);
 	client_close(&cs[0]);
-	chatd_expect(
+	testutil_chatd_expect(
 	    &d, "#1 %s disconnected: line too long (1 online)", cs[0].addr);
 
 	/* Too long with no newline at all: the same. */
@@ -856,13 +703,13 @@ START_TEST(test_line_too_long)
 	client_expect(&cs[2], notice);
 	client_expect_eof(&cs[2]);
 	client_close(&cs[2]);
-	chatd_expect(
+	testutil_chatd_expect(
 	    &d, "#3 %s disconnected: line too long (1 online)", cs[2].addr);
 
 	/* The other client is unaffected, both ways. */
 	client_send(&cs[1], "still here\n", 11);
-	chatd_expect(&d, "#2 %s: still here", cs[1].addr);
-	chatd_type(&d, "/msg 2 fine");
+	testutil_chatd_expect(&d, "#2 %s: still here", cs[1].addr);
+	testutil_chatd_type(&d, "/msg 2 fine");
 	client_expect(&cs[1], "fine\n");
 	chat_teardown(&d, cs, 3);
 }
@@ -876,7 +723,7 @@ assert_plain_ascii(const char *line)
 {
 	for (const unsigned char *p = (const unsigned char *)line; *p; p++)
 		ck_assert_msg(*p >= 0x20 && *p < 0x7f, "raw byte %#x in \"%s\"",
-		    *p, visible(line, strlen(line)));
+		    *p, testutil_visible(line, strlen(line)));
 }
 
 START_TEST(test_control_bytes_escaped)
@@ -901,7 +748,7 @@ START_TEST(test_control_bytes_escaped)
 	        "del\\x7f bs\\x08 c1\\u009b rlo\\u202e"),
 	};
 #undef CASE
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 	char buf[64], want[128];
 
@@ -913,13 +760,13 @@ START_TEST(test_control_bytes_escaped)
 		snprintf(
 		    want, sizeof(want), "#1 %s: %s", c.addr, cases[i].shown);
 		assert_plain_ascii(want);
-		chatd_expect_next(&d, "%s", want);
+		testutil_chatd_expect_next(&d, "%s", want);
 	}
 	/* Chinese (and other printable UTF-8) passes unchanged. */
 	client_send(&c, "你好，世界 😀\n", strlen("你好，世界 😀\n"));
-	chatd_expect_next(&d, "#1 %s: 你好，世界 😀", c.addr);
+	testutil_chatd_expect_next(&d, "#1 %s: 你好，世界 😀", c.addr);
 	/* The operator's reply reaches the client byte for byte. */
-	chatd_type(&d, "谢谢");
+	testutil_chatd_type(&d, "谢谢");
 	client_expect(&c, "谢谢\n");
 	chat_teardown(&d, &c, 1);
 }
@@ -931,11 +778,11 @@ END_TEST
 
 START_TEST(test_room_relay_five)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[ROOM_CLIENTS];
 	char text[64], relayed[96];
 
-	chatd_start(&d, "room", NULL);
+	testutil_chatd_start(&d, "room", NULL);
 	for (int k = 0; k < ROOM_CLIENTS; k++) {
 		client_join(&d, &cs[k], k + 1, k + 1);
 		snprintf(text, sizeof(text),
@@ -950,13 +797,14 @@ START_TEST(test_room_relay_five)
 		snprintf(relayed, sizeof(relayed), "#%d: %s\n", i + 1, text);
 		client_send(&cs[i], text, strlen(text));
 		client_send(&cs[i], "\n", 1);
-		chatd_expect(&d, "#%d %s: %s", i + 1, cs[i].addr, text);
+		testutil_chatd_expect(
+		    &d, "#%d %s: %s", i + 1, cs[i].addr, text);
 		for (int j = 0; j < ROOM_CLIENTS; j++)
 			if (j != i)
 				client_expect(&cs[j], relayed);
 	}
 	/* Operator text goes to all; it comes first: no one got its own. */
-	chatd_type(&d, "welcome, all");
+	testutil_chatd_type(&d, "welcome, all");
 	for (int j = 0; j < ROOM_CLIENTS; j++)
 		client_expect(&cs[j], "operator: welcome, all\n");
 
@@ -989,14 +837,14 @@ assert_refused(int port)
 
 /* Every client gets the notice, then end of file; the exit status is 0. */
 static void
-shutdown_check(struct chatd *d, struct client *cs, int n, int sig)
+shutdown_check(struct testutil_chatd *d, struct client *cs, int n, int sig)
 {
 	char *console, *errors, want[160];
 
 	if (sig != 0)
 		kill(d->proc.pid, sig);
 	else
-		chatd_type(d, "/quit");
+		testutil_chatd_type(d, "/quit");
 	for (int i = 0; i < n; i++) {
 		client_expect(&cs[i], "tcpchatd: server shutting down\n");
 		client_expect_eof(&cs[i]);
@@ -1004,7 +852,7 @@ shutdown_check(struct chatd *d, struct client *cs, int n, int sig)
 	assert_refused(d->port);
 	for (int i = 0; i < n; i++)
 		client_close(&cs[i]);
-	int status = chatd_wait(d, &console, &errors);
+	int status = testutil_chatd_wait(d, &console, &errors);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "exit status %#x; stderr: %.2000s", status, errors);
 	ck_assert_msg(errors[0] == '\0', "stderr: %.2000s", errors);
@@ -1023,20 +871,20 @@ shutdown_check(struct chatd *d, struct client *cs, int n, int sig)
 
 START_TEST(test_sigterm_with_clients)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[3];
 
 	chat_setup(&d, "chat", cs, 3, NULL);
 	/* One has half a message pending: it does not hold things up. */
 	client_send(&cs[2], "half a", 6);
-	chatd_expect(&d, "#3 %s: half a", cs[2].addr);
+	testutil_chatd_expect(&d, "#3 %s: half a", cs[2].addr);
 	shutdown_check(&d, cs, 3, SIGTERM);
 }
 END_TEST
 
 START_TEST(test_sigint_room)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[2];
 
 	chat_setup(&d, "room", cs, 2, NULL);
@@ -1047,7 +895,7 @@ END_TEST
 
 START_TEST(test_quit_command)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client cs[2];
 
 	chat_setup(&d, "chat", cs, 2, NULL);
@@ -1076,7 +924,7 @@ START_TEST(test_log_transcript)
 	char path[] = "/tmp/check_server_logXXXXXX";
 	int fd = mkstemp(path);
 	const char *extra[] = {"--log", path, NULL};
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 	char *log = malloc(DRAIN_MAX), want[5][160];
 
@@ -1084,11 +932,11 @@ START_TEST(test_log_transcript)
 	ck_assert_ptr_nonnull(log);
 	chat_setup(&d, "chat", &c, 1, extra);
 	client_send(&c, "hello \x1b[31mred\n", 15);
-	chatd_expect_next(&d, "#1 %s: hello \\x1b[31mred", c.addr);
-	chatd_type(&d, "/msg 1 bell\x07 and 中文");
+	testutil_chatd_expect_next(&d, "#1 %s: hello \\x1b[31mred", c.addr);
+	testutil_chatd_type(&d, "/msg 1 bell\x07 and 中文");
 	client_expect(&c, "bell\x07 and 中文\n");
 	client_leave(&d, &c, 0);
-	chatd_stop(&d);
+	testutil_chatd_stop(&d);
 
 	size_t len = testutil_read_exact(fd, log, DRAIN_MAX - 1, 1000);
 	log[len] = '\0';
@@ -1163,8 +1011,8 @@ run_expect_exit(const char *const args[], int status, char *err, size_t cap)
 	testutil_spawn(&p, (char *const *)argv);
 	uint64_t deadline =
 	    clock_now_ms() + (uint64_t)testutil_wait_ms(WAIT_MS);
-	size_t outlen = drain(p.out_fd, out, sizeof(out), deadline);
-	drain(p.err_fd, err, cap, deadline);
+	size_t outlen = testutil_drain(p.out_fd, out, sizeof(out), deadline);
+	testutil_drain(p.err_fd, err, cap, deadline);
 	int ws = testutil_proc_wait(&p, clock_ms_until(deadline) + 100);
 	if (ws == -1) {
 		kill(p.pid, SIGKILL);
@@ -1232,7 +1080,7 @@ END_TEST
 
 START_TEST(test_ipv6_listen)
 {
-	struct chatd d;
+	struct testutil_chatd d;
 	struct client c;
 	char line[256], want[256], portstr[16];
 	int gai, probe = net_listen("::1", "0", 16, &gai);
@@ -1268,7 +1116,7 @@ START_TEST(test_ipv6_listen)
 	c.id = 1;
 	ck_assert_int_eq(net_local_name(c.fd, c.addr, sizeof(c.addr)), 0);
 	ck_assert_msg(strncmp(c.addr, "[::1]:", 6) == 0, "addr %s", c.addr);
-	chatd_expect(&d, "#1 %s connected (1 online)", c.addr);
+	testutil_chatd_expect(&d, "#1 %s connected (1 online)", c.addr);
 	client_send(&c, "over v6\n", 8);
 	client_expect(&c, "over v6\n");
 	chat_teardown(&d, &c, 1);

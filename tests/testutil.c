@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,4 +443,145 @@ testutil_expect_str(int fd, const char *want)
 	ck_assert_msg(n == len && memcmp(got, want, len) == 0,
 	    "expected \"%s\", got \"%s\"", shown_want, shown_got);
 	free(got);
+}
+
+/* ---- a tcpchatd under test ------------------------------------------ */
+
+/* Console lines read while looking for one before giving up. */
+#define TESTUTIL_CONSOLE_MAX_LINES 1000
+/* Output a stopping server may still write (console, stderr). */
+#define TESTUTIL_DRAIN_MAX (1024 * 1024)
+
+const char *
+testutil_visible(const char *bytes, size_t len)
+{
+	static char out[TESTUTIL_VISIBLE_MAX];
+
+	return escape_render_bounded(out, sizeof(out), bytes, len) > 0 ? out
+	                                                               : "";
+}
+
+void
+testutil_chatd_start(
+    struct testutil_chatd *d, const char *mode, const char *const extra[])
+{
+	d->port = testutil_spawn_server(&d->proc, mode, extra);
+	ck_assert_int_gt(d->port, 0);
+}
+
+void
+testutil_chatd_type(struct testutil_chatd *d, const char *line)
+{
+	testutil_send_str(d->proc.in_fd, line);
+	testutil_send_str(d->proc.in_fd, "\n");
+}
+
+void
+testutil_chatd_expect_sub(struct testutil_chatd *d, const char *needle)
+{
+	ck_assert_msg(testutil_wait_line(d->proc.out_fd, needle, d->line,
+	                  sizeof(d->line), testutil_wait_ms(5000)),
+	    "console never said \"%s\"", needle);
+}
+
+/* Reads console lines until one is exactly want[0..len) (strict: next). */
+static void
+testutil_chatd_expect_bytes(
+    struct testutil_chatd *d, const char *want, size_t len, int strict)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(5000);
+	ssize_t n = -1;
+
+	for (int i = 0; i < TESTUTIL_CONSOLE_MAX_LINES; i++) {
+		n = testutil_read_line(d->proc.out_fd, d->line, sizeof(d->line),
+		    clock_ms_until(deadline));
+		if (n < 0)
+			break;
+		if ((size_t)n == len && memcmp(d->line, want, len) == 0)
+			return;
+		if (strict)
+			break;
+	}
+	char shown[TESTUTIL_VISIBLE_MAX];
+	snprintf(shown, sizeof(shown), "%s",
+	    n >= 0 ? testutil_visible(d->line, (size_t)n) : "(nothing more)");
+	ck_abort_msg("console: expected \"%s\", last line seen \"%s\"",
+	    testutil_visible(want, len), shown);
+}
+
+void
+testutil_chatd_expect(struct testutil_chatd *d, const char *fmt, ...)
+{
+	char want[TESTUTIL_CONSOLE_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	testutil_chatd_expect_bytes(d, want, (size_t)n, 0);
+}
+
+void
+testutil_chatd_expect_next(struct testutil_chatd *d, const char *fmt, ...)
+{
+	char want[TESTUTIL_CONSOLE_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(want, sizeof(want), fmt, ap);
+	va_end(ap);
+	testutil_chatd_expect_bytes(d, want, (size_t)n, 1);
+}
+
+size_t
+testutil_drain(int fd, char *buf, size_t cap, uint64_t deadline_ms)
+{
+	size_t got =
+	    testutil_read_exact(fd, buf, cap - 1, clock_ms_until(deadline_ms));
+
+	buf[got] = '\0';
+	return got;
+}
+
+int
+testutil_chatd_wait(struct testutil_chatd *d, char **console, char **errors)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(15000);
+	char *out = malloc(TESTUTIL_DRAIN_MAX),
+	     *err = malloc(TESTUTIL_DRAIN_MAX);
+	int status;
+
+	ck_assert_ptr_nonnull(out);
+	ck_assert_ptr_nonnull(err);
+	/* Both pipes end when it exits; a full one would block its exit. */
+	testutil_drain(d->proc.out_fd, out, TESTUTIL_DRAIN_MAX, deadline);
+	testutil_drain(d->proc.err_fd, err, TESTUTIL_DRAIN_MAX, deadline);
+	status = testutil_proc_wait(&d->proc, clock_ms_until(deadline) + 100);
+	if (status == -1) {
+		kill(d->proc.pid, SIGKILL);
+		testutil_proc_wait(&d->proc, 5000);
+		ck_abort_msg("tcpchatd did not exit; stderr: %.2000s", err);
+	}
+	if (console != NULL)
+		*console = out;
+	else
+		free(out);
+	if (errors != NULL)
+		*errors = err;
+	else
+		free(err);
+	return status;
+}
+
+void
+testutil_chatd_stop(struct testutil_chatd *d)
+{
+	char *errors;
+
+	kill(d->proc.pid, SIGTERM);
+	int status = testutil_chatd_wait(d, NULL, &errors);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "tcpchatd exit status %#x; stderr: %.2000s", status, errors);
+	ck_assert_msg(errors[0] == '\0', "tcpchatd stderr: %.2000s", errors);
+	free(errors);
 }

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* What a test server does with each connection. */
 enum testutil_behaviour {
@@ -128,5 +129,67 @@ int testutil_wait_ms(int ms);
  */
 int testutil_wait_line(
     int fd, const char *needle, char *line, size_t cap, int timeout_ms);
+
+/* ---- a tcpchatd under test ------------------------------------------ */
+
+/* Longest console line a test reads. */
+#define TESTUTIL_CONSOLE_LINE_MAX 70000
+/* Bytes shown for a failure message (Check's messages stay under 4 KiB). */
+#define TESTUTIL_VISIBLE_MAX 1024
+
+/*
+ * The real tcpchatd as a child process on 127.0.0.1 port 0, its console
+ * on pipes: a scripted operator.
+ */
+struct testutil_chatd {
+	struct testutil_proc proc;
+	int port;
+	char line[TESTUTIL_CONSOLE_LINE_MAX]; /* the console line last read */
+};
+
+/*
+ * bytes escaped for a failure message, cut to TESTUTIL_VISIBLE_MAX (a
+ * static buffer: one at a time).
+ */
+const char *testutil_visible(const char *bytes, size_t len);
+
+/* Starts tcpchatd in mode with extra arguments (NULL-terminated). */
+void testutil_chatd_start(
+    struct testutil_chatd *d, const char *mode, const char *const extra[]);
+
+/* Types one line at its console (the newline is added). */
+void testutil_chatd_type(struct testutil_chatd *d, const char *line);
+
+/*
+ * Reads console lines until one contains needle (kept in d->line);
+ * fails the test when none comes within 5 s (stretched).
+ */
+void testutil_chatd_expect_sub(struct testutil_chatd *d, const char *needle);
+
+/*
+ * Reads console lines until one equals the formatted text; _next: the
+ * very next line must.  Fails the test, showing the last line seen.
+ */
+void testutil_chatd_expect(struct testutil_chatd *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void testutil_chatd_expect_next(struct testutil_chatd *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/*
+ * Reads fd until end of file (or cap - 1 bytes, or the deadline on
+ * clock_now_ms) into buf, NUL-terminated.  Returns the length.
+ */
+size_t testutil_drain(int fd, char *buf, size_t cap, uint64_t deadline_ms);
+
+/*
+ * Waits for tcpchatd to exit (after a signal or /quit), collecting what
+ * it wrote into *console and *errors (malloc'd; either may be NULL).
+ * Returns the wait status; fails the test when it does not exit.
+ */
+int testutil_chatd_wait(
+    struct testutil_chatd *d, char **console, char **errors);
+
+/* Stops it with SIGTERM: it must exit 0 and say nothing on stderr. */
+void testutil_chatd_stop(struct testutil_chatd *d);
 
 #endif
