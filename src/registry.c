@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "registry.h"
 #include "session.h"
 
@@ -167,16 +168,9 @@ registry_release(struct session **list, size_t n)
 int
 registry_wait_empty(struct registry *r, int timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = clock_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
 	int empty;
 
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&r->lock);
 	while (r->count > 0) {
 		if (pthread_cond_timedwait(&r->emptied, &r->lock, &deadline) ==
