@@ -525,11 +525,15 @@ session_turn(struct session *s, struct session_reader *r, int has_out,
 static const char *
 session_serve(struct session *s, const sigset_t *waitmask)
 {
-	struct session_reader r = {
-	    .framed = s->cb->message != NULL, .last_rx = clock_now_ms()};
+	/* Not zeroed whole: an idle session never touches its buffer's
+	 * stack pages, and thousands of them stay small. */
+	struct session_reader r;
 	const char *reason = NULL;
 	int has_out;
 
+	r.framed = s->cb->message != NULL;
+	r.last_rx = clock_now_ms();
+	r.line_start = 0;
 	framing_init(&r.framing, s->limits->max_line);
 	while (reason == NULL) {
 		if (session_take_state(s, &has_out)) {
