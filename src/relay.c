@@ -13,12 +13,15 @@
 
 #include "console.h"
 #include "escape.h"
+#include "msgbuf.h"
 #include "registry.h"
 #include "relay.h"
 #include "session.h"
 #include "stats.h"
 #include "transcript.h"
 
+/* A send result beside session_send's: no memory under the budget. */
+#define RELAY_NO_ROOM (-3)
 /* Escaped messages up to this size are rendered on the stack. */
 #define RELAY_STACK_ESCAPE 1024
 /* Undelivered messages shown to the operator, and how much of each. */
@@ -31,6 +34,7 @@ struct relay {
 	struct console *console;
 	struct transcript *log;
 	struct stats *stats;
+	struct msgbuf_budget *budget; /* what queued messages may hold */
 };
 
 static const char *const relay_mode_names[] = {"echo", "chat", "room"};
@@ -65,6 +69,7 @@ relay_new(const struct relay_config *cfg, struct registry *registry,
 	r->console = console;
 	r->log = log;
 	r->stats = stats;
+	r->budget = cfg->budget;
 	return r;
 }
 
@@ -98,14 +103,25 @@ relay_report_failed(
 {
 	char excerpt[RELAY_EXCERPT];
 
+	/* Counted where it is reported: /stats and the console agree. */
+	atomic_fetch_add_explicit(
+	    &r->stats->undelivered, 1, memory_order_relaxed);
 	if (len > 0 && text[len - 1] == '\n')
 		len--;
 	escape_render_bounded(excerpt, sizeof(excerpt), text, len);
 	console_print(r->console, "#%" PRIu64 " %s: not delivered (%s): %s",
 	    s->id, s->addr,
-	    rc == SESSION_FULL ? "client too slow, dropping it" : "client gone",
+	    rc == SESSION_FULL        ? "client too slow, dropping it"
+	        : rc == RELAY_NO_ROOM ? "queued output at --max-queue-total"
+	                              : "client gone",
 	    excerpt);
 }
+
+/* A session and what it holds queued, for relay_shed. */
+struct relay_holder {
+	struct session *s;
+	size_t queued;
+};
 
 /* How relay_broadcast chooses and reports. */
 enum {
@@ -118,6 +134,60 @@ enum {
 	RELAY_REPORT_GONE = 2
 };
 
+/* Orders sessions by bytes queued, most first. */
+static int
+relay_by_queued(const void *a, const void *b)
+{
+	size_t qa = ((const struct relay_holder *)a)->queued;
+	size_t qb = ((const struct relay_holder *)b)->queued;
+
+	return qa < qb ? 1 : qa > qb ? -1 : 0;
+}
+
+/*
+ * Queued output would go over --max-queue-total: the clients holding
+ * the most unsent bytes are dropped first, as too slow, until need more
+ * bytes fit (or nobody holds anything).  Said on the console.
+ */
+static void
+relay_shed(struct relay *r, size_t need)
+{
+	struct relay_holder *h;
+	struct session **list;
+	size_t n, i;
+
+	list = registry_snapshot(r->registry, &n);
+	if ((h = malloc(n * sizeof(*h) + 1)) == NULL) {
+		registry_release(list, n);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		h[i] = (struct relay_holder){list[i], session_queued(list[i])};
+	qsort(h, n, sizeof(*h), relay_by_queued);
+	for (i = 0; i < n && h[i].queued > 0 && msgbuf_over(r->budget, need);
+	     i++) {
+		size_t held = session_drop(h[i].s, "too slow (memory budget)");
+		if (held > 0)
+			console_print(r->console,
+			    "#%" PRIu64
+			    " %s: dropped, holding %zu bytes: queued output is at --max-queue-total (%zu bytes)",
+			    h[i].s->id, h[i].s->addr, held, r->budget->limit);
+	}
+	free(h);
+	registry_release(list, n);
+}
+
+/* A shared buffer for text, room made within the budget.  NULL: none. */
+static struct msgbuf *
+relay_buffer(struct relay *r, const char *text, size_t len)
+{
+	if (msgbuf_over(r->budget, MSGBUF_COST(len)))
+		relay_shed(r, MSGBUF_COST(len));
+	if (msgbuf_over(r->budget, MSGBUF_COST(len)))
+		return NULL;
+	return msgbuf_new(r->budget, text, len);
+}
+
 /* Sends text (ending in LF) to every session but except. */
 static void
 relay_broadcast(struct relay *r, struct session *except, const char *text,
@@ -126,18 +196,28 @@ relay_broadcast(struct relay *r, struct session *except, const char *text,
 	struct session **list;
 	size_t n;
 
+	/* One copy of the line, shared by every recipient's queue. */
+	struct msgbuf *b = relay_buffer(r, text, len);
+	if (b == NULL) {
+		atomic_fetch_add_explicit(
+		    &r->stats->undelivered, 1, memory_order_relaxed);
+		console_print(r->console,
+		    "tcpchatd: no memory for a message to everyone: not delivered");
+		return;
+	}
 	list = registry_snapshot(r->registry, &n);
 	for (size_t i = 0; i < n; i++) {
 		if (list[i] == except ||
 		    ((how & RELAY_EARLIER_ONLY) && list[i]->id > except->id))
 			continue;
-		int rc = session_send(list[i], text, len);
+		int rc = session_send_buf(list[i], b);
 		if (rc == SESSION_SENT ||
 		    (rc == SESSION_GONE_ERR && !(how & RELAY_REPORT_GONE)))
 			continue;
 		relay_report_failed(r, list[i], rc, text, len);
 	}
 	registry_release(list, n);
+	msgbuf_unref(b);
 }
 
 /* Room mode: "#ID: text" to everyone else. */
@@ -228,10 +308,11 @@ relay_report_lost(struct relay *r, struct session *s,
 	    s->id, s->addr, lost, lost == 1 ? "" : "s", reason);
 	for (int shown = 0; m != NULL && shown < RELAY_EXCERPTS;
 	     m = m->next, shown++) {
-		size_t len = m->len;
-		if (len > 0 && m->data[len - 1] == '\n')
+		size_t len = m->buf->len;
+		if (len > 0 && m->buf->data[len - 1] == '\n')
 			len--;
-		escape_render_bounded(excerpt, sizeof(excerpt), m->data, len);
+		escape_render_bounded(
+		    excerpt, sizeof(excerpt), m->buf->data, len);
 		console_print(r->console, "#%" PRIu64 "   not delivered%s: %s",
 		    s->id, m->off ? " (partly sent)" : "", excerpt);
 	}
@@ -268,8 +349,10 @@ relay_operator_send(
 	}
 	n = snprintf(
 	    line, need, "%s%.*s\n", room ? "operator: " : "", (int)len, text);
-	rc = session_send(s, line, (size_t)n);
+	struct msgbuf *b = relay_buffer(r, line, (size_t)n);
 	free(line);
+	rc = b != NULL ? session_send_buf(s, b) : RELAY_NO_ROOM;
+	msgbuf_unref(b);
 	if (rc == SESSION_SENT) {
 		transcript_write(r->log, s->id, s->addr, "out", text, len);
 		return 1;

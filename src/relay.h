@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct console;
+struct msgbuf_budget;
 struct registry;
 struct session;
 struct session_msg;
@@ -27,6 +28,7 @@ enum relay_mode {
 struct relay_config {
 	enum relay_mode mode;
 	int quiet; /* no connect and disconnect events on the console */
+	struct msgbuf_budget *budget; /* charged for what is relayed */
 };
 
 struct relay;

@@ -25,6 +25,7 @@
 #include "clock.h"
 #include "console.h"
 #include "io.h"
+#include "msgbuf.h"
 #include "net.h"
 #include "operator.h"
 #include "registry.h"
@@ -58,6 +59,7 @@ struct server {
 	struct relay *relay;
 	struct operator op;
 	struct session_limits limits;
+	struct msgbuf_budget budget; /* --max-queue-total */
 	const struct session_callbacks *callbacks;
 	struct stats stats;
 	struct access_counter per_ip; /* --max-per-ip */
@@ -88,6 +90,20 @@ server_config_defaults(struct server_config *cfg)
 	cfg->console_fd = 0;
 	cfg->console_out_fd = 1;
 	cfg->line_timeout_s = SERVER_DEFAULT_LINE_TIMEOUT;
+}
+
+size_t
+server_default_queue_total(void)
+{
+	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+	size_t quarter;
+
+	if (pages <= 0 || size <= 0)
+		return SERVER_DEFAULT_MAX_QUEUE_TOTAL;
+	quarter = (size_t)pages / 4 * (size_t)size;
+	return quarter < SERVER_DEFAULT_MAX_QUEUE_TOTAL
+	    ? quarter
+	    : SERVER_DEFAULT_MAX_QUEUE_TOTAL;
 }
 
 int
@@ -230,7 +246,11 @@ server_check_rules(
 		snprintf(notice, size, "tcpchatd: access denied\n");
 		return "access denied";
 	}
-	if (registry_count(srv->registry) >= srv->cfg.max_clients) {
+	/*
+	 * Live session threads, not registered sessions: a thread that
+	 * left the registry still holds its stack until it has finished.
+	 */
+	if (atomic_load(&srv->stats.io.threads) >= srv->cfg.max_clients) {
 		snprintf(notice, size, "tcpchatd: server full (%d clients)\n",
 		    srv->cfg.max_clients);
 		return "server full";
@@ -245,6 +265,27 @@ server_check_rules(
 	return NULL;
 }
 
+/* What a client is told when no thread or memory can be had for it. */
+static void
+server_exhausted_notice(char *notice, size_t size)
+{
+	snprintf(notice, size,
+	    "tcpchatd: error: cannot serve more clients now, try again later\n");
+}
+
+/* Socket options for an admitted client. */
+static void
+server_socket_options(struct server *srv, int fd)
+{
+	int on = 1, sndbuf = SERVER_CHAT_SNDBUF;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	/* What the kernel holds for a reader that stopped stays small. */
+	if (srv->cfg.mode != SERVER_ECHO)
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+}
+
 /* Admits one accepted connection: a session and its thread, or a refusal. */
 static void
 server_admit(struct server *srv, int fd, const struct sockaddr *sa,
@@ -253,7 +294,7 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	char addr[NET_ADDRSTRLEN], notice[128], why[128];
 	const char *rule;
 	struct session *s = NULL;
-	int on = 1, rc, error = 1, per_ip = 0;
+	int rc, error = 1, per_ip = 0;
 
 	net_format(sa, salen, addr, sizeof(addr));
 	if ((rule = server_check_rules(srv, sa, notice, sizeof(notice)))) {
@@ -262,8 +303,7 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 		goto refuse;
 	}
 	per_ip = srv->cfg.max_per_ip > 0;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	server_socket_options(srv, fd);
 	s = session_new(fd, registry_next_id(srv->registry), sa, salen,
 	    &srv->limits, srv->callbacks, srv);
 	if (s == NULL) {
@@ -281,8 +321,6 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	}
 	if ((rc = session_start(s, attr)) != 0) {
 		registry_remove(srv->registry, s);
-		snprintf(notice, sizeof(notice),
-		    "tcpchatd: error: cannot serve more clients now, try again later\n");
 		snprintf(why, sizeof(why), "cannot start a thread: %s",
 		    strerror(rc));
 		goto refuse;
@@ -290,13 +328,18 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	atomic_fetch_add(&srv->stats.connections, 1);
 	return; /* s transferred to its thread */
 refuse:
+	/*
+	 * Out of threads or memory: the client is told at once, and so is
+	 * every one after it until they can be had again, with no pause
+	 * that would leave others waiting unserved in the backlog.
+	 */
+	if (error)
+		server_exhausted_notice(notice, sizeof(notice));
 	if (s != NULL)
 		session_unref(s);
 	if (per_ip)
 		access_counter_put(&srv->per_ip, sa);
 	server_turn_away(srv, fd, addr, notice, why, error);
-	if (error)
-		poll(NULL, 0, SERVER_BACKOFF_MS);
 }
 
 /*
@@ -456,8 +499,13 @@ server_limits_init(struct server *srv)
 	    .line_timeout_ms = cfg->line_timeout_s * 1000,
 	    .drain_ms = cfg->drain_ms,
 	    .linger_ms = SERVER_LINGER_MS,
+	    .direct_send = cfg->mode != SERVER_ECHO,
 	    .totals = &srv->stats.io,
+	    .budget = &srv->budget,
 	};
+	srv->budget.limit = cfg->max_queue_total > 0
+	    ? cfg->max_queue_total
+	    : server_default_queue_total();
 	srv->callbacks = cfg->mode == SERVER_ECHO ? &server_echo_callbacks
 	                                          : &server_framed_callbacks;
 }
@@ -492,8 +540,9 @@ static int
 server_wire(struct server *srv)
 {
 	const struct server_config *cfg = &srv->cfg;
-	struct relay_config rc = {
-	    .mode = (enum relay_mode)cfg->mode, .quiet = cfg->quiet};
+	struct relay_config rc = {.mode = (enum relay_mode)cfg->mode,
+	    .quiet = cfg->quiet,
+	    .budget = &srv->budget};
 
 	if ((srv->registry = registry_new()) == NULL) {
 		server_error(srv, "tcpchatd: cannot make the client table: %s",

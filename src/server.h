@@ -22,6 +22,14 @@ enum server_mode {
 #define SERVER_DEFAULT_PORT "9999"
 #define SERVER_DEFAULT_MAX_LINE 65536
 #define SERVER_DEFAULT_MAX_QUEUE (1024 * 1024)
+/* --max-queue-total by default: the smaller of this and memory / 4. */
+#define SERVER_DEFAULT_MAX_QUEUE_TOTAL ((size_t)512 << 20)
+/*
+ * The kernel's send buffer for each client in chat and room modes: what
+ * it holds for a reader that stops lies outside --max-queue and
+ * --max-queue-total, so it is kept small (Linux doubles it).
+ */
+#define SERVER_CHAT_SNDBUF (64 * 1024)
 #define SERVER_DEFAULT_DRAIN_MS 3000
 /* An unterminated message is handed on after this much quiet. */
 #define SERVER_FLUSH_MS 40
@@ -34,6 +42,7 @@ struct server_config {
 	enum server_mode mode;
 	size_t max_line; /* longest message, newline excluded */
 	size_t max_queue; /* bytes queued for one client at most */
+	size_t max_queue_total; /* for all clients; 0: from memory */
 	int max_clients; /* 0: derived from the open-file limit */
 	int backlog;
 	int quiet; /* no connect/disconnect events */
@@ -46,6 +55,9 @@ struct server_config {
 	int idle_timeout_s; /* 0: none */
 	int line_timeout_s; /* an unfinished line gets this long */
 };
+
+/* The default --max-queue-total for this machine. */
+size_t server_default_queue_total(void);
 
 /* Fills cfg with the defaults documented in tcpchatd(1). */
 void server_config_defaults(struct server_config *cfg);

@@ -11,11 +11,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "clock.h"
@@ -25,10 +27,31 @@
 /* Read size: small enough for a 64 KiB thread stack. */
 #define SESSION_READ_BUF 8192
 
+/*
+ * An unframed session with nothing queued waits in a blocking receive
+ * (one system call per message, as a bare thread-per-connection loop)
+ * rather than in ppoll() then recv().  The wake-up signal is unblocked
+ * in such a thread, so it may arrive anywhere: the handler, seeing the
+ * thread inside its wait (from just before it looks at wake_pending to
+ * the receive's return), turns O_NONBLOCK on, so a receive about to
+ * start or restarted (SA_RESTART) returns at once instead of sleeping
+ * past the wake-up.  Nothing is lost either way: the receive returns
+ * normally, and the thread then looks at its state again.
+ */
+static __thread volatile sig_atomic_t session_waiting;
+static __thread int session_waiting_fd = -1;
+static __thread volatile sig_atomic_t session_unblocked;
+
 static void
 session_on_wake(int sig)
 {
-	(void)sig; /* only here to interrupt ppoll() */
+	(void)sig; /* otherwise only here to interrupt ppoll() */
+	if (session_waiting && session_waiting_fd >= 0) {
+		int saved_errno = errno;
+		fcntl(session_waiting_fd, F_SETFL, O_NONBLOCK);
+		session_unblocked = 1;
+		errno = saved_errno;
+	}
 }
 
 void
@@ -39,6 +62,7 @@ session_signals_init(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = session_on_wake;
+	sa.sa_flags = SA_RESTART; /* ppoll() is interrupted regardless */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SESSION_WAKE_SIGNAL, &sa, NULL);
 	sigemptyset(&block);
@@ -63,6 +87,7 @@ session_new(int fd, uint64_t id, const struct sockaddr *peer,
 	net_format(peer, peer_len, s->addr, sizeof(s->addr));
 	s->connected_ms = clock_now_ms();
 	transport_plain(&s->transport, fd);
+	s->direct = limits->direct_send && s->transport.ops->concurrent_send;
 	s->limits = limits;
 	s->cb = cb;
 	s->ctx = ctx;
@@ -78,12 +103,13 @@ session_ref(struct session *s)
 	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 }
 
-/* Frees queued messages from m on. */
+/* Frees queued messages from m on, letting go of their bytes. */
 static void
 session_free_msgs(struct session_msg *m)
 {
 	while (m != NULL) {
 		struct session_msg *next = m->next;
+		msgbuf_unref(m->buf);
 		free(m);
 		m = next;
 	}
@@ -103,9 +129,9 @@ session_unref(struct session *s)
 static void
 session_wake_locked(struct session *s)
 {
-	if (s->state != SESSION_RUNNING || s->wake_pending)
+	if (s->state != SESSION_RUNNING || atomic_load(&s->wake_pending))
 		return;
-	s->wake_pending = 1;
+	atomic_store(&s->wake_pending, 1);
 	pthread_kill(s->thread, SESSION_WAKE_SIGNAL);
 }
 
@@ -119,34 +145,103 @@ session_append_locked(struct session *s, struct session_msg *m)
 	else
 		s->head = m;
 	s->tail = m;
-	s->queued_bytes += m->len;
+	s->queued_bytes += m->buf->len - m->off;
 	s->queued_msgs++;
 }
 
+/* A queue entry for b from off on (taking a reference), or NULL. */
 static struct session_msg *
-session_msg_new(const char *data, size_t len, int counted)
+session_msg_new(struct msgbuf *b, size_t off, int counted)
 {
-	struct session_msg *m = malloc(sizeof(*m) + len);
+	struct session_msg *m = malloc(sizeof(*m));
 
 	if (m == NULL)
 		return NULL;
-	memcpy(m->data, data, len);
-	m->len = len;
-	m->off = 0;
+	msgbuf_ref(b);
+	m->next = NULL;
+	m->buf = b;
+	m->off = off;
 	m->counted = counted;
 	return m;
 }
 
-int
-session_send(struct session *s, const char *data, size_t len)
+/* Counts n bytes gone to the client. */
+static void
+session_count_out(struct session *s, size_t n)
 {
-	struct session_msg *m = session_msg_new(data, len, 1);
+	atomic_fetch_add_explicit(
+	    &s->limits->totals->bytes_out, (uint64_t)n, memory_order_relaxed);
+}
+
+/* Counts one whole message gone; called with s->lock held. */
+static void
+session_count_msg_locked(struct session *s, int counted)
+{
+	s->msgs_out++;
+	if (counted)
+		atomic_fetch_add_explicit(
+		    &s->limits->totals->msgs_out, 1, memory_order_relaxed);
+}
+
+/* Why a read or write failed, in the console's words. */
+static const char *
+session_error_reason(int err)
+{
+	if (err == ECONNRESET || err == EPIPE)
+		return "reset";
+	if (err == ETIMEDOUT)
+		return "timed out";
+	return "network error";
+}
+
+/*
+ * With nothing queued, writes b straight to the transport from the
+ * calling thread (under s->lock): no queue entry, no wake-up, no
+ * context switch.  What the transport does not take is queued from
+ * where it stopped.  Returns a session_send result.
+ */
+static int
+session_send_direct_locked(struct session *s, struct msgbuf *b)
+{
+	struct session_msg *m;
+	ssize_t n = transport_send(&s->transport, b->data, b->len);
+
+	if (n == -1) {
+		s->closing = 1;
+		s->close_reason = session_error_reason(errno);
+		session_wake_locked(s);
+		return SESSION_GONE_ERR;
+	}
+	session_count_out(s, (size_t)n);
+	if ((size_t)n == b->len) {
+		session_count_msg_locked(s, 1);
+		return SESSION_SENT;
+	}
+	if ((m = session_msg_new(b, (size_t)n, 1)) == NULL) {
+		/* Half a line went: the client cannot be served sanely. */
+		s->closing = 1;
+		s->close_reason = "out of memory";
+		session_wake_locked(s);
+		return SESSION_FULL;
+	}
+	session_append_locked(s, m);
+	session_wake_locked(s);
+	return SESSION_SENT;
+}
+
+int
+session_send_buf(struct session *s, struct msgbuf *b)
+{
+	struct session_msg *m = NULL;
 	int rc = SESSION_SENT;
 
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SESSION_GONE || s->closing) {
 		rc = SESSION_GONE_ERR;
-	} else if (m == NULL || s->queued_bytes + len > s->limits->max_queue) {
+	} else if (s->head == NULL && s->direct) {
+		rc = session_send_direct_locked(s, b);
+	} else if (s->queued_bytes + b->len > s->limits->max_queue ||
+	    (m = session_msg_new(b, 0, 1)) == NULL) {
 		/* It stopped reading: drop it rather than wait for it. */
 		s->closing = 1;
 		s->close_reason = "too slow (outbound queue full)";
@@ -154,20 +249,85 @@ session_send(struct session *s, const char *data, size_t len)
 		rc = SESSION_FULL;
 	} else {
 		session_append_locked(s, m);
-		m = NULL; /* transferred */
 		session_wake_locked(s);
 	}
 	pthread_mutex_unlock(&s->lock);
-	free(m);
 	return rc;
+}
+
+int
+session_send(struct session *s, const char *data, size_t len)
+{
+	struct msgbuf *b = msgbuf_new(s->limits->budget, data, len);
+	int rc;
+
+	if (b == NULL) {
+		pthread_mutex_lock(&s->lock);
+		if (s->state != SESSION_GONE && !s->closing) {
+			s->closing = 1;
+			s->close_reason = "out of memory";
+			session_wake_locked(s);
+		}
+		pthread_mutex_unlock(&s->lock);
+		return SESSION_FULL;
+	}
+	rc = session_send_buf(s, b);
+	msgbuf_unref(b);
+	return rc;
+}
+
+/* How many queued messages session_drop keeps for the report. */
+#define SESSION_DROP_KEEP 3
+
+size_t
+session_drop(struct session *s, const char *reason)
+{
+	struct session_msg *rest = NULL, *m;
+	size_t bytes = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->state != SESSION_GONE && !s->closing) {
+		bytes = s->queued_bytes;
+		m = s->head;
+		for (int i = 1; m != NULL && i < SESSION_DROP_KEEP; i++)
+			m = m->next;
+		if (m != NULL) {
+			rest = m->next;
+			m->next = NULL;
+			s->tail = m;
+		}
+		for (m = rest; m != NULL; m = m->next) {
+			s->queued_bytes -= m->buf->len - m->off;
+			s->queued_msgs--;
+			s->dropped_msgs++;
+		}
+		s->closing = 1;
+		s->close_reason = reason;
+		session_wake_locked(s);
+	}
+	pthread_mutex_unlock(&s->lock);
+	session_free_msgs(rest);
+	return bytes;
+}
+
+size_t
+session_queued(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	size_t n = s->queued_bytes;
+	pthread_mutex_unlock(&s->lock);
+	return n;
 }
 
 void
 session_close(struct session *s, const char *notice, const char *reason)
 {
-	struct session_msg *m =
-	    notice ? session_msg_new(notice, strlen(notice), 1) : NULL;
+	struct msgbuf *b = notice
+	    ? msgbuf_new(s->limits->budget, notice, strlen(notice))
+	    : NULL;
+	struct session_msg *m = b ? session_msg_new(b, 0, 1) : NULL;
 
+	msgbuf_unref(b);
 	pthread_mutex_lock(&s->lock);
 	if (s->state != SESSION_GONE && !s->closing) {
 		if (m != NULL) {
@@ -180,7 +340,7 @@ session_close(struct session *s, const char *notice, const char *reason)
 		session_wake_locked(s);
 	}
 	pthread_mutex_unlock(&s->lock);
-	free(m);
+	session_free_msgs(m);
 }
 
 void
@@ -192,14 +352,6 @@ session_counts(struct session *s, uint64_t *in, uint64_t *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Counts n bytes gone to the client. */
-static void
-session_count_out(struct session *s, size_t n)
-{
-	atomic_fetch_add_explicit(
-	    &s->limits->totals->bytes_out, (uint64_t)n, memory_order_relaxed);
-}
-
 /* Takes the fully written head m off the queue and frees it. */
 static void
 session_dequeue(struct session *s, struct session_msg *m)
@@ -208,14 +360,11 @@ session_dequeue(struct session *s, struct session_msg *m)
 	s->head = m->next;
 	if (s->head == NULL)
 		s->tail = NULL;
-	s->queued_bytes -= m->len;
 	s->queued_msgs--;
-	s->msgs_out++;
+	session_count_msg_locked(s, m->counted);
 	pthread_mutex_unlock(&s->lock);
-	if (m->counted)
-		atomic_fetch_add_explicit(
-		    &s->limits->totals->msgs_out, 1, memory_order_relaxed);
-	free(m);
+	m->next = NULL;
+	session_free_msgs(m);
 }
 
 /*
@@ -231,16 +380,23 @@ session_write_queued(struct session *s)
 		pthread_mutex_unlock(&s->lock);
 		if (m == NULL)
 			return 0;
-		/* Only this thread removes messages: m stays valid. */
+		/*
+		 * Only this thread removes messages, and direct senders
+		 * write only to an empty queue: m stays valid and nobody
+		 * else writes meanwhile.
+		 */
 		ssize_t n = transport_send(
-		    &s->transport, m->data + m->off, m->len - m->off);
+		    &s->transport, m->buf->data + m->off, m->buf->len - m->off);
 		if (n == -1)
 			return -1;
 		if (n == 0)
 			return 0;
 		m->off += (size_t)n;
 		session_count_out(s, (size_t)n);
-		if (m->off == m->len)
+		pthread_mutex_lock(&s->lock);
+		s->queued_bytes -= (size_t)n;
+		pthread_mutex_unlock(&s->lock);
+		if (m->off == m->buf->len)
 			session_dequeue(s, m);
 	}
 }
@@ -263,9 +419,12 @@ session_reply(struct session *s, const char *data, size_t len)
 	session_count_out(s, (size_t)n);
 	if ((size_t)n == len)
 		return 0;
-	struct session_msg *m = session_msg_new(data + n, len - (size_t)n, 0);
+	struct msgbuf *b =
+	    msgbuf_new(s->limits->budget, data + n, len - (size_t)n);
+	struct session_msg *m = b ? session_msg_new(b, 0, 0) : NULL;
+	msgbuf_unref(b);
 	if (m == NULL) {
-		s->reply_error = errno;
+		s->reply_error = ENOMEM;
 		return -1;
 	}
 	pthread_mutex_lock(&s->lock);
@@ -326,21 +485,11 @@ session_linger(struct session *s, const sigset_t *waitmask)
 	}
 }
 
-/* Why a read or write failed, in the console's words. */
-static const char *
-session_error_reason(int err)
-{
-	if (err == ECONNRESET || err == EPIPE)
-		return "reset";
-	if (err == ETIMEDOUT)
-		return "timed out";
-	return "network error";
-}
-
 /* The reading side of a session's loop. */
 struct session_reader {
 	struct framing framing;
 	int framed; /* messages go to cb->message, else bytes to data */
+	int blocking; /* unframed: waits in a blocking receive */
 	uint64_t last_rx; /* when bytes last arrived */
 	uint64_t line_start; /* when the unfinished line began, or 0 */
 	char buf[SESSION_READ_BUF];
@@ -491,9 +640,54 @@ session_take_state(struct session *s, int *has_out)
 	pthread_mutex_lock(&s->lock);
 	int closing = s->closing;
 	*has_out = s->head != NULL;
-	s->wake_pending = 0;
+	atomic_store(&s->wake_pending, 0);
 	pthread_mutex_unlock(&s->lock);
 	return closing;
+}
+
+/*
+ * Unframed with nothing queued: one blocking receive (see
+ * session_on_wake).  NULL, or why the session ends.
+ */
+static const char *
+session_turn_blocking(struct session *s, struct session_reader *r)
+{
+	const struct session_limits *l = s->limits;
+	ssize_t n = -1;
+	int err = EINTR;
+
+	session_waiting = 1;
+	if (!atomic_load(&s->wake_pending)) {
+		n = transport_recv_wait(&s->transport, r->buf, sizeof(r->buf));
+		err = errno;
+	}
+	session_waiting = 0;
+	if (session_unblocked) {
+		session_unblocked = 0;
+		fcntl(s->transport.fd, F_SETFL, 0);
+	}
+	if (n > 0)
+		return session_on_bytes(s, r, (size_t)n);
+	if (n == 0)
+		return "closed";
+	if (err != EINTR && err != EAGAIN && err != EWOULDBLOCK)
+		return session_error_reason(err);
+	/* Woken, or SO_RCVTIMEO ran out: the idle timeout, maybe. */
+	if (l->idle_timeout_ms &&
+	    clock_now_ms() >= r->last_rx + (uint64_t)l->idle_timeout_ms)
+		session_close(
+		    s, "tcpchatd: idle timeout, closing\n", "idle timeout");
+	return NULL;
+}
+
+/* Whether anything is queued now. */
+static int
+session_has_out(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	int has_out = s->head != NULL;
+	pthread_mutex_unlock(&s->lock);
+	return has_out;
 }
 
 /* One turn of the loop: wait, then write and read.  NULL, or why. */
@@ -502,6 +696,19 @@ session_turn(struct session *s, struct session_reader *r, int has_out,
     const sigset_t *waitmask)
 {
 	short events = POLLIN;
+
+	if (r->blocking && !has_out)
+		return session_turn_blocking(s, r);
+	/*
+	 * Woken for something queued: write it before waiting, which
+	 * spares a wait (direct senders queue only when the socket was
+	 * full, so for them it is not worth a try).
+	 */
+	if (has_out && !s->direct) {
+		if (session_write_queued(s) == -1)
+			return session_error_reason(errno);
+		has_out = session_has_out(s);
+	}
 
 	if (has_out)
 		events = r->framed ? (POLLIN | POLLOUT) : POLLOUT;
@@ -521,6 +728,30 @@ session_turn(struct session *s, struct session_reader *r, int has_out,
 	return session_on_readable(s, r);
 }
 
+/*
+ * Sets an unframed session up to wait in a blocking receive: the socket
+ * blocking (sends still never block), the idle timeout as SO_RCVTIMEO,
+ * the wake-up signal let through.  1 if done, 0 to poll instead.
+ */
+static int
+session_blocking_init(struct session *s)
+{
+	int fd = s->transport.fd, ms = s->limits->idle_timeout_ms;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	sigset_t wake;
+
+	if (ms > 0 &&
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1)
+		return 0;
+	if (fcntl(fd, F_SETFL, 0) == -1)
+		return 0;
+	session_waiting_fd = fd;
+	sigemptyset(&wake);
+	sigaddset(&wake, SESSION_WAKE_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+	return 1;
+}
+
 /* Serves the connection until it ends.  Returns the reason. */
 static const char *
 session_serve(struct session *s, const sigset_t *waitmask)
@@ -532,6 +763,8 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	int has_out;
 
 	r.framed = s->cb->message != NULL;
+	r.blocking = !r.framed && s->transport.ops->recv_wait != NULL &&
+	    session_blocking_init(s);
 	r.last_rx = clock_now_ms();
 	r.line_start = 0;
 	framing_init(&r.framing, s->limits->max_line);
@@ -571,7 +804,7 @@ session_thread(void *arg)
 	pthread_mutex_lock(&s->lock);
 	s->state = SESSION_GONE;
 	struct session_msg *undelivered = s->head;
-	size_t lost = s->queued_msgs;
+	size_t lost = s->queued_msgs + s->dropped_msgs;
 	s->head = s->tail = NULL;
 	s->queued_bytes = s->queued_msgs = 0;
 	pthread_mutex_unlock(&s->lock);

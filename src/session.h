@@ -24,6 +24,7 @@
 
 #include <sys/socket.h>
 
+#include "msgbuf.h"
 #include "net.h"
 #include "transport.h"
 
@@ -38,10 +39,9 @@ struct session;
 /* One queued message, or part of one already partly written. */
 struct session_msg {
 	struct session_msg *next;
-	size_t len;
+	struct msgbuf *buf; /* its bytes, shared with other queues */
 	size_t off; /* bytes already written */
 	int counted; /* a message (not echoed bytes): counts as one out */
-	char data[];
 };
 
 /*
@@ -65,7 +65,15 @@ struct session_limits {
 	int line_timeout_ms; /* a begun line must end within; 0 none */
 	int drain_ms; /* closing: how long the queue gets */
 	int linger_ms; /* then: how long the peer gets to close */
+	/*
+	 * Other threads may write a message straight to the transport
+	 * when nothing is queued (under the session's lock), instead of
+	 * queueing it and waking the session's thread; only where the
+	 * transport allows concurrent sending and receiving.
+	 */
+	int direct_send;
 	struct session_totals *totals; /* shared counters; not NULL */
+	struct msgbuf_budget *budget; /* charged for queued bytes, or NULL */
 };
 
 /*
@@ -90,8 +98,8 @@ struct session_callbacks {
 	    void *ctx, struct session *s, const char *buf, size_t len);
 	/*
 	 * The connection has closed (the transport is gone) for reason;
-	 * undelivered holds the lost messages that were still queued, in
-	 * order (lost of them), freed after the call.
+	 * lost messages were never delivered, of which undelivered holds
+	 * those still queued, in order (freed after the call).
 	 */
 	void (*closed)(void *ctx, struct session *s, const char *reason,
 	    const struct session_msg *undelivered, size_t lost);
@@ -119,15 +127,20 @@ struct session {
 	int reply_error; /* errno of a failed session_reply, or 0 */
 	atomic_int refs;
 
+	int direct; /* direct sends allowed (limits and transport) */
+
 	pthread_mutex_t lock; /* guards everything below */
 	enum session_state state;
 	pthread_t thread; /* valid while SESSION_RUNNING */
-	int wake_pending; /* a wake-up signal is on its way */
+	/* A wake-up signal is on its way: set under the lock, read
+	 * without it by the session's thread before it blocks. */
+	atomic_int wake_pending;
 	int closing; /* drain the queue, then close */
 	const char *close_reason; /* why closing, for the console */
 	struct session_msg *head, *tail;
 	size_t queued_bytes;
 	size_t queued_msgs;
+	size_t dropped_msgs; /* freed unsent by session_drop: lost too */
 	uint64_t msgs_in;
 	uint64_t msgs_out;
 };
@@ -165,6 +178,24 @@ enum session_send_result {
  * wakes its thread.  Never blocks on the network.
  */
 int session_send(struct session *s, const char *data, size_t len);
+
+/*
+ * Queues b (taking a reference of its own) as session_send does, or
+ * writes it straight out when the limits allow it and nothing is
+ * queued.  The caller keeps its reference.
+ */
+int session_send_buf(struct session *s, struct msgbuf *b);
+
+/*
+ * Drops the client at once to free memory: what is queued is let go
+ * (counted as lost, the first few kept for the closed callback's
+ * report) and the session ends for reason.  Returns the bytes that were
+ * queued, or 0 when it was ending anyway.
+ */
+size_t session_drop(struct session *s, const char *reason);
+
+/* Bytes queued for the client now. */
+size_t session_queued(struct session *s);
 
 /*
  * From the session's own thread (a data callback): sends at once what

@@ -19,6 +19,13 @@ transport_plain_recv(struct transport *t, void *buf, size_t len)
 }
 
 static ssize_t
+transport_plain_recv_wait(struct transport *t, void *buf, size_t len)
+{
+	/* No EINTR retry: a wake-up signal must end the wait. */
+	return recv(t->fd, buf, len, 0);
+}
+
+static ssize_t
 transport_plain_send(struct transport *t, const void *buf, size_t len)
 {
 	return io_send_some(t->fd, buf, len);
@@ -39,10 +46,12 @@ transport_plain_close(struct transport *t)
 
 static const struct transport_ops transport_plain_ops = {
     .recv = transport_plain_recv,
+    .recv_wait = transport_plain_recv_wait,
     .send = transport_plain_send,
     .pending = NULL,
     .shutdown = transport_plain_shutdown,
     .close = transport_plain_close,
+    .concurrent_send = 1,
 };
 
 void

@@ -19,6 +19,13 @@ struct transport_ops {
 	 */
 	ssize_t (*recv)(struct transport *t, void *buf, size_t len);
 	/*
+	 * Receives, waiting for bytes on a socket in blocking mode (an
+	 * interrupting signal handler may turn O_NONBLOCK on to end the
+	 * wait: then -1 with EAGAIN); as recv otherwise.  NULL: the
+	 * transport cannot (the owner polls and calls recv).
+	 */
+	ssize_t (*recv_wait)(struct transport *t, void *buf, size_t len);
+	/*
 	 * Sends what it can of len bytes: the count taken, 0 when full
 	 * (wait for POLLOUT), or -1 with errno set (EPIPE, ECONNRESET).
 	 */
@@ -32,6 +39,11 @@ struct transport_ops {
 	int (*shutdown)(struct transport *t);
 	/* Releases everything and closes fd. */
 	void (*close)(struct transport *t);
+	/*
+	 * Whether one thread may send while another receives (plain
+	 * sockets may; a TLS session may not).
+	 */
+	int concurrent_send;
 };
 
 struct transport {
@@ -47,6 +59,13 @@ static inline ssize_t
 transport_recv(struct transport *t, void *buf, size_t len)
 {
 	return t->ops->recv(t, buf, len);
+}
+
+/* The blocking receive (only where recv_wait is not NULL). */
+static inline ssize_t
+transport_recv_wait(struct transport *t, void *buf, size_t len)
+{
+	return t->ops->recv_wait(t, buf, len);
 }
 
 static inline ssize_t

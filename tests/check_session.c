@@ -101,9 +101,9 @@ rec_closed(void *ctx, struct session *s, const char *reason,
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	r->lost = lost;
 	if (undelivered != NULL) {
-		size_t n = undelivered->len < REC_MSG_MAX - 1 ? undelivered->len
-		                                              : REC_MSG_MAX - 1;
-		memcpy(r->first_lost, undelivered->data, n);
+		size_t len = undelivered->buf->len;
+		size_t n = len < REC_MSG_MAX - 1 ? len : REC_MSG_MAX - 1;
+		memcpy(r->first_lost, undelivered->buf->data, n);
 		r->first_lost[n] = '\0';
 	}
 	pthread_cond_broadcast(&r->changed);
