@@ -18,10 +18,17 @@
 #include "relay.h"
 #include "session.h"
 #include "stats.h"
+#include "storm.h"
 #include "transcript.h"
 
 /* A send result beside session_send's: no memory under the budget. */
 #define RELAY_NO_ROOM (-3)
+/*
+ * Join and leave notices: within any 100 ms the first few go out one by
+ * one, the rest as one summary at the window's end (storm.h).
+ */
+#define RELAY_STORM_WINDOW_MS 100
+#define RELAY_STORM_BURST 10
 /* Escaped messages up to this size are rendered on the stack. */
 #define RELAY_STACK_ESCAPE 1024
 /* Undelivered messages shown to the operator, and how much of each. */
@@ -35,6 +42,7 @@ struct relay {
 	struct transcript *log;
 	struct stats *stats;
 	struct msgbuf_budget *budget; /* what queued messages may hold */
+	struct storm *storm; /* join and leave notices */
 };
 
 static const char *const relay_mode_names[] = {"echo", "chat", "room"};
@@ -56,6 +64,9 @@ relay_mode_name(enum relay_mode mode)
 	return relay_mode_names[mode];
 }
 
+static void relay_storm_summary(
+    void *ctx, unsigned joined, unsigned left, uint64_t first_join);
+
 struct relay *
 relay_new(const struct relay_config *cfg, struct registry *registry,
     struct console *console, struct transcript *log, struct stats *stats)
@@ -70,12 +81,33 @@ relay_new(const struct relay_config *cfg, struct registry *registry,
 	r->log = log;
 	r->stats = stats;
 	r->budget = cfg->budget;
+	r->storm = storm_new(
+	    RELAY_STORM_WINDOW_MS, RELAY_STORM_BURST, relay_storm_summary, r);
+	if (r->storm == NULL) {
+		free(r);
+		return NULL;
+	}
 	return r;
+}
+
+int
+relay_start(struct relay *r)
+{
+	return storm_start(r->storm);
+}
+
+void
+relay_stop(struct relay *r)
+{
+	storm_stop(r->storm);
 }
 
 void
 relay_free(struct relay *r)
 {
+	if (r == NULL)
+		return;
+	storm_free(r->storm);
 	free(r);
 }
 
@@ -188,10 +220,13 @@ relay_buffer(struct relay *r, const char *text, size_t len)
 	return msgbuf_new(r->budget, text, len);
 }
 
-/* Sends text (ending in LF) to every session but except. */
+/*
+ * Sends text (ending in LF) to every session but the one with id except
+ * (0: none is left out; with RELAY_EARLIER_ONLY, only those before it).
+ */
 static void
-relay_broadcast(struct relay *r, struct session *except, const char *text,
-    size_t len, int how)
+relay_broadcast(
+    struct relay *r, uint64_t except, const char *text, size_t len, int how)
 {
 	struct session **list;
 	size_t n;
@@ -207,8 +242,8 @@ relay_broadcast(struct relay *r, struct session *except, const char *text,
 	}
 	list = registry_snapshot(r->registry, &n);
 	for (size_t i = 0; i < n; i++) {
-		if (list[i] == except ||
-		    ((how & RELAY_EARLIER_ONLY) && list[i]->id > except->id))
+		if (list[i]->id == except ||
+		    ((how & RELAY_EARLIER_ONLY) && list[i]->id > except))
 			continue;
 		int rc = session_send_buf(list[i], b);
 		if (rc == SESSION_SENT ||
@@ -231,7 +266,7 @@ relay_to_room(struct relay *r, struct session *s, const char *text)
 	if (line == NULL)
 		return;
 	int n = snprintf(line, need, "#%" PRIu64 ": %s\n", s->id, text);
-	relay_broadcast(r, s, line, (size_t)n, RELAY_REPORT_GONE);
+	relay_broadcast(r, s->id, line, (size_t)n, RELAY_REPORT_GONE);
 	if (line != stack)
 		free(line);
 }
@@ -275,14 +310,37 @@ relay_announce(struct relay *r, struct session *s, const char *event,
 	if (!r->cfg.quiet)
 		console_print(r->console, "#%" PRIu64 " %s %s (%d online)",
 		    s->id, s->addr, event, online);
-	if (r->cfg.mode == RELAY_ROOM) {
+	/* In a storm of joins and leaves, only a summary goes out. */
+	if (r->cfg.mode == RELAY_ROOM && storm_event(r->storm, joined, s->id)) {
 		int n = snprintf(line, sizeof(line),
 		    "tcpchatd: #%" PRIu64 " %s (%d online)\n", s->id,
 		    joined ? "joined" : "left", online);
 		/* Clients that came in after it never hear it joined. */
 		relay_broadcast(
-		    r, s, line, (size_t)n, joined ? RELAY_EARLIER_ONLY : 0);
+		    r, s->id, line, (size_t)n, joined ? RELAY_EARLIER_ONLY : 0);
 	}
+}
+
+/* The storm's summary: "250 joined, 3 left (1203 online)" to all. */
+static void
+relay_storm_summary(
+    void *ctx, unsigned joined, unsigned left, uint64_t first_join)
+{
+	struct relay *r = ctx;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "tcpchatd: ");
+
+	if (joined > 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%u joined%s",
+		    joined, left > 0 ? ", " : "");
+	if (left > 0)
+		n += snprintf(
+		    line + n, sizeof(line) - (size_t)n, "%u left", left);
+	n += snprintf(line + n, sizeof(line) - (size_t)n, " (%d online)\n",
+	    registry_count(r->registry));
+	/* Those who joined in the storm do not hear of their own joins. */
+	relay_broadcast(r, joined > 0 ? first_join : 0, line, (size_t)n,
+	    joined > 0 ? RELAY_EARLIER_ONLY : 0);
 }
 
 void

@@ -41,6 +41,12 @@ struct relay *relay_new(const struct relay_config *cfg,
     struct registry *registry, struct console *console, struct transcript *log,
     struct stats *stats);
 
+/* Starts the relay's thread (storm summaries).  0, or an error number. */
+int relay_start(struct relay *r);
+
+/* Sends what is pending and stops its thread; before relay_free. */
+void relay_stop(struct relay *r);
+
 void relay_free(struct relay *r);
 
 /* "echo", "chat" or "room" to a mode.  0, or -1 for anything else. */

@@ -629,6 +629,11 @@ server_start(struct server *srv)
 		    strerror(rc));
 		return -1;
 	}
+	if ((rc = relay_start(srv->relay)) != 0) {
+		server_error(
+		    srv, "tcpchatd: cannot start the relay: %s", strerror(rc));
+		return -1;
+	}
 	transcript_write(
 	    srv->log, 0, "", "listening", srv->name, strlen(srv->name));
 	return 0;
@@ -642,6 +647,7 @@ server_wait(struct server *srv, const sigset_t *waitmask)
 	close(srv->lfd);
 	srv->lfd = -1;
 	server_shutdown(srv);
+	relay_stop(srv->relay);
 	srv->console_running = console_stop(srv->console, 2000) != 0;
 }
 

@@ -32,6 +32,8 @@ tcpchatd_help(void)
 	    "      --max-line BYTES   longest message (default %d)\n"
 	    "      --max-queue BYTES  most bytes queued for one client "
 	    "(default %d)\n"
+	    "      --max-queue-total BYTES  most bytes queued for all clients\n"
+	    "                         (default: 512 MiB or a quarter of memory)\n"
 	    "      --max-clients N    most clients at once (default: from "
 	    "the\n"
 	    "                         open-file limit)\n"
@@ -86,6 +88,7 @@ main(int argc, char **argv)
 	enum {
 		OPT_MAX_LINE = 256,
 		OPT_MAX_QUEUE,
+		OPT_MAX_QUEUE_TOTAL,
 		OPT_MAX_CLIENTS,
 		OPT_LOG,
 		OPT_DRAIN,
@@ -102,6 +105,7 @@ main(int argc, char **argv)
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
 	    {"max-queue", required_argument, NULL, OPT_MAX_QUEUE},
+	    {"max-queue-total", required_argument, NULL, OPT_MAX_QUEUE_TOTAL},
 	    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 	    {"log", required_argument, NULL, OPT_LOG},
 	    {"drain-time", required_argument, NULL, OPT_DRAIN},
@@ -141,6 +145,10 @@ main(int argc, char **argv)
 		case OPT_MAX_LINE:
 			cfg.max_line = (size_t)tcpchatd_number(
 			    "--max-line", optarg, 1, 64 << 20);
+			break;
+		case OPT_MAX_QUEUE_TOTAL:
+			cfg.max_queue_total = (size_t)tcpchatd_number(
+			    "--max-queue-total", optarg, 65536, 1LL << 40);
 			break;
 		case OPT_MAX_QUEUE:
 			cfg.max_queue = (size_t)tcpchatd_number(
