@@ -24,8 +24,16 @@
 #include "framing.h"
 #include "session.h"
 
-/* Read size: small enough for a 64 KiB thread stack. */
-#define SESSION_READ_BUF 8192
+/*
+ * Reads go to a small buffer on the stack; once a read fills it, a
+ * larger one from the heap takes over for that session.  So an idle
+ * session, or one trading short lines, touches no more than two pages
+ * of its stack (a large buffer would sit between the thread's first
+ * frames and the ones that wait), and a bulk sender still reads in
+ * large pieces.
+ */
+#define SESSION_READ_SMALL 1024
+#define SESSION_READ_BIG 16384
 
 /*
  * An unframed session with nothing queued waits in a blocking receive
@@ -492,7 +500,10 @@ struct session_reader {
 	int blocking; /* unframed: waits in a blocking receive */
 	uint64_t last_rx; /* when bytes last arrived */
 	uint64_t line_start; /* when the unfinished line began, or 0 */
-	char buf[SESSION_READ_BUF];
+	char *buf; /* small, or big once allocated */
+	size_t cap; /* bytes buf holds */
+	char *big; /* the heap buffer, or NULL */
+	char small[SESSION_READ_SMALL];
 };
 
 /* One message to the owner, counted.  NULL, or why the session ends. */
@@ -585,9 +596,27 @@ session_on_timeout(struct session *s, struct session_reader *r)
 	return reason;
 }
 
-/* Bytes arrived: framed or handed on.  NULL, or why it ends. */
+static const char *session_take_bytes(
+    struct session *s, struct session_reader *r, size_t n);
+
+/* Bytes arrived in r->buf.  NULL, or why the session ends. */
 static const char *
 session_on_bytes(struct session *s, struct session_reader *r, size_t n)
+{
+	const char *reason = session_take_bytes(s, r, n);
+
+	/* A full small buffer: more is coming, in larger pieces. */
+	if (n == r->cap && r->big == NULL &&
+	    (r->big = malloc(SESSION_READ_BIG)) != NULL) {
+		r->buf = r->big;
+		r->cap = SESSION_READ_BIG;
+	}
+	return reason;
+}
+
+/* Bytes arrived: framed or handed on.  NULL, or why it ends. */
+static const char *
+session_take_bytes(struct session *s, struct session_reader *r, size_t n)
 {
 	const char *reason;
 
@@ -615,7 +644,7 @@ session_on_bytes(struct session *s, struct session_reader *r, size_t n)
 static const char *
 session_on_readable(struct session *s, struct session_reader *r)
 {
-	ssize_t n = transport_recv(&s->transport, r->buf, sizeof(r->buf));
+	ssize_t n = transport_recv(&s->transport, r->buf, r->cap);
 
 	if (n == 0) {
 		/* The peer closed: what it sent last still counts. */
@@ -658,7 +687,7 @@ session_turn_blocking(struct session *s, struct session_reader *r)
 
 	session_waiting = 1;
 	if (!atomic_load(&s->wake_pending)) {
-		n = transport_recv_wait(&s->transport, r->buf, sizeof(r->buf));
+		n = transport_recv_wait(&s->transport, r->buf, r->cap);
 		err = errno;
 	}
 	session_waiting = 0;
@@ -767,6 +796,9 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	    session_blocking_init(s);
 	r.last_rx = clock_now_ms();
 	r.line_start = 0;
+	r.buf = r.small;
+	r.cap = sizeof(r.small);
+	r.big = NULL;
 	framing_init(&r.framing, s->limits->max_line);
 	while (reason == NULL) {
 		if (session_take_state(s, &has_out)) {
@@ -779,6 +811,7 @@ session_serve(struct session *s, const sigset_t *waitmask)
 		reason = session_turn(s, &r, has_out, waitmask);
 	}
 	framing_free(&r.framing);
+	free(r.big);
 	return reason;
 }
 

@@ -87,8 +87,8 @@ transcript_format(char *line, size_t need, uint64_t id, const char *addr,
 	return n;
 }
 
-int
-transcript_write(struct transcript *t, uint64_t id, const char *addr,
+static int __attribute__((noinline))
+transcript_record(struct transcript *t, uint64_t id, const char *addr,
     const char *what, const char *text, size_t len)
 {
 	char stack[TRANSCRIPT_STACK];
@@ -96,8 +96,6 @@ transcript_write(struct transcript *t, uint64_t id, const char *addr,
 	char *line = stack;
 	int rc, err = 0, report = 0;
 
-	if (t == NULL)
-		return 0;
 	need = 128 + strlen(addr) + strlen(what) + ESCAPE_BOUND(len);
 	if (need > sizeof(stack) && (line = malloc(need)) == NULL)
 		return -1;
@@ -117,4 +115,17 @@ transcript_write(struct transcript *t, uint64_t id, const char *addr,
 		t->report(t->ctx, t->path, err);
 	errno = err;
 	return rc;
+}
+
+int
+transcript_write(struct transcript *t, uint64_t id, const char *addr,
+    const char *what, const char *text, size_t len)
+{
+	/*
+	 * Without a log, no frame with a record buffer: a session thread's
+	 * stack stays two pages deep (see session.c).
+	 */
+	if (t == NULL)
+		return 0;
+	return transcript_record(t, id, addr, what, text, len);
 }
