@@ -60,6 +60,7 @@ struct server {
 	struct operator op;
 	struct session_limits limits;
 	struct msgbuf_budget budget; /* --max-queue-total */
+	struct session_flusher *flusher; /* batches lines to busy clients */
 	const struct session_callbacks *callbacks;
 	struct stats stats;
 	struct access_counter per_ip; /* --max-per-ip */
@@ -502,6 +503,7 @@ server_limits_init(struct server *srv)
 	    .direct_send = cfg->mode != SERVER_ECHO,
 	    .totals = &srv->stats.io,
 	    .budget = &srv->budget,
+	    .flusher = cfg->mode != SERVER_ECHO ? srv->flusher : NULL,
 	};
 	srv->budget.limit = cfg->max_queue_total > 0
 	    ? cfg->max_queue_total
@@ -601,6 +603,11 @@ server_new(const struct server_config *cfg, int err_fd, sigset_t *waitmask)
 	if (srv->cfg.max_clients <= 0 || srv->cfg.max_clients > limit)
 		srv->cfg.max_clients = limit;
 	access_counter_init(&srv->per_ip);
+	if ((srv->flusher = session_flusher_new()) == NULL) {
+		server_error(srv, "tcpchatd: %s", strerror(errno));
+		free(srv);
+		return NULL;
+	}
 	server_limits_init(srv);
 	server_signalled = 0;
 	server_signals_init(waitmask);
@@ -629,6 +636,11 @@ server_start(struct server *srv)
 		    strerror(rc));
 		return -1;
 	}
+	if ((rc = session_flusher_start(srv->flusher)) != 0) {
+		server_error(srv, "tcpchatd: cannot start the flusher: %s",
+		    strerror(rc));
+		return -1;
+	}
 	if ((rc = relay_start(srv->relay)) != 0) {
 		server_error(
 		    srv, "tcpchatd: cannot start the relay: %s", strerror(rc));
@@ -648,6 +660,8 @@ server_wait(struct server *srv, const sigset_t *waitmask)
 	srv->lfd = -1;
 	server_shutdown(srv);
 	relay_stop(srv->relay);
+	if (atomic_load(&srv->stats.io.threads) == 0)
+		session_flusher_stop(srv->flusher);
 	srv->console_running = console_stop(srv->console, 2000) != 0;
 }
 
@@ -664,6 +678,7 @@ server_free(struct server *srv)
 	if (atomic_load(&srv->stats.io.threads) != 0 || srv->console_running)
 		return;
 	relay_free(srv->relay);
+	session_flusher_free(srv->flusher);
 	transcript_close(srv->log);
 	registry_free(srv->registry);
 	console_free(srv->console);

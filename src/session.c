@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <sys/uio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -101,6 +102,7 @@ session_new(int fd, uint64_t id, const struct sockaddr *peer,
 	s->ctx = ctx;
 	atomic_init(&s->refs, 1);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->written, NULL);
 	s->state = SESSION_STARTING;
 	return s;
 }
@@ -129,6 +131,7 @@ session_unref(struct session *s)
 	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	session_free_msgs(s->head);
+	pthread_cond_destroy(&s->written);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -203,38 +206,281 @@ session_error_reason(int err)
 }
 
 /*
- * With nothing queued, writes b straight to the transport from the
- * calling thread (under s->lock): no queue entry, no wake-up, no
- * context switch.  What the transport does not take is queued from
- * where it stopped.  Returns a session_send result.
+ * The writer role.  At most one thread at a time writes a session's
+ * queue to its transport: the one that set s->writing (under s->lock).
+ * A relaying thread that finds the queue empty and nobody writing takes
+ * the role and writes its line straight out, no queue entry, no wake-up;
+ * lines other threads append meanwhile are written by it too, several
+ * in one writev.  So a client many talk to gets batches, not a system
+ * call per line.  When the transport is full the role is given back and
+ * the session's own thread is woken to wait for room.  Appending never
+ * writes, and only the writer removes entries: those it has in hand
+ * stay valid without the lock.
+ */
+
+/* Batches are written this long after their first line at most. */
+#define SESSION_BATCH_NS 4000000u
+
+/* Entries written in one go (and kept by session_drop: see there). */
+#define SESSION_IOV 64
+
+/*
+ * Takes the written bytes off the head of the queue, counting them;
+ * called with s->lock held.  Returns the entries done with, to free.
+ */
+static struct session_msg *
+session_consume_locked(struct session *s, size_t done)
+{
+	struct session_msg *freed = NULL, **tail = &freed;
+
+	s->queued_bytes -= done;
+	while (done > 0) {
+		struct session_msg *m = s->head;
+		size_t rest = m->buf->len - m->off;
+		if (done < rest) {
+			m->off += done;
+			break;
+		}
+		done -= rest;
+		s->head = m->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		s->queued_msgs--;
+		session_count_msg_locked(s, m->counted);
+		m->next = NULL;
+		*tail = m;
+		tail = &m->next;
+	}
+	return freed;
+}
+
+/*
+ * As the writer, writes what is queued until the queue is empty (1),
+ * the transport is full (0) or it failed (-1, errno set).  Called with
+ * s->lock held and s->writing set; the lock is dropped around writes.
+ */
+static int
+session_flush_locked(struct session *s)
+{
+	struct iovec iov[SESSION_IOV];
+
+	for (;;) {
+		int n = 0;
+		for (struct session_msg *m = s->head;
+		     m != NULL && n < SESSION_IOV; m = m->next, n++)
+			iov[n] = (struct iovec){
+			    m->buf->data + m->off, m->buf->len - m->off};
+		if (n == 0)
+			return 1;
+		pthread_mutex_unlock(&s->lock);
+		ssize_t w = transport_sendv(&s->transport, iov, n);
+		int err = errno;
+		pthread_mutex_lock(&s->lock);
+		if (w == -1) {
+			errno = err;
+			return -1;
+		}
+		if (w == 0)
+			return 0;
+		session_count_out(s, (size_t)w);
+		struct session_msg *freed =
+		    session_consume_locked(s, (size_t)w);
+		pthread_mutex_unlock(&s->lock);
+		session_free_msgs(freed);
+		pthread_mutex_lock(&s->lock);
+	}
+}
+
+/*
+ * Gives the writer role back after a flush that returned rc: a full
+ * transport wakes the session's thread to wait for room, a failed one
+ * ends the session.  Called with s->lock held.
+ */
+static void
+session_release_locked(struct session *s, int rc, int err)
+{
+	s->writing = 0;
+	pthread_cond_broadcast(&s->written);
+	if (rc == -1 && !s->closing) {
+		s->closing = 1;
+		s->close_reason = session_error_reason(err);
+	}
+	/* Full: the session's thread waits for room and writes then. */
+	s->blocked = rc == 0;
+	if (rc != 1 || s->closing)
+		session_wake_locked(s);
+}
+
+struct session_flusher {
+	pthread_t thread;
+	int started;
+	pthread_mutex_t lock; /* guards everything below */
+	pthread_cond_t pushed;
+	struct session *head; /* sessions with lines to write (referenced) */
+	int stopping;
+};
+
+struct session_flusher *
+session_flusher_new(void)
+{
+	struct session_flusher *f = calloc(1, sizeof(*f));
+
+	if (f == NULL)
+		return NULL;
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_cond_init(&f->pushed, NULL);
+	return f;
+}
+
+/* Puts s on the flusher's list; called with s->lock held. */
+static void
+session_flusher_push_locked(struct session_flusher *f, struct session *s)
+{
+	if (s->flush_pending)
+		return;
+	s->flush_pending = 1;
+	session_ref(s);
+	pthread_mutex_lock(&f->lock);
+	s->flush_next = f->head;
+	if (f->head == NULL)
+		pthread_cond_signal(&f->pushed);
+	f->head = s;
+	pthread_mutex_unlock(&f->lock);
+}
+
+/* Writes what the flusher found queued for s, as the writer. */
+static void
+session_flusher_write(struct session *s)
+{
+	pthread_mutex_lock(&s->lock);
+	s->flush_pending = 0;
+	if (s->state != SESSION_GONE && !s->writing && !s->blocked &&
+	    s->head != NULL) {
+		s->writing = 1;
+		int rc = session_flush_locked(s);
+		session_release_locked(s, rc, errno);
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void *
+session_flusher_main(void *arg)
+{
+	struct session_flusher *f = arg;
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&f->lock);
+	for (;;) {
+		while (f->head == NULL && !f->stopping)
+			pthread_cond_wait(&f->pushed, &f->lock);
+		if (f->head == NULL)
+			break;
+		struct session *list = f->head;
+		f->head = NULL;
+		pthread_mutex_unlock(&f->lock);
+		uint64_t started = clock_now_ns();
+		while (list != NULL) {
+			struct session *s = list;
+			list = s->flush_next;
+			session_flusher_write(s);
+			session_unref(s);
+		}
+		/* Lines pushed meanwhile wait for the next window. */
+		uint64_t spent = clock_now_ns() - started;
+		if (spent < SESSION_BATCH_NS) {
+			struct timespec ts = {
+			    0, (long)(SESSION_BATCH_NS - spent)};
+			nanosleep(&ts, NULL);
+		}
+		pthread_mutex_lock(&f->lock);
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+int
+session_flusher_start(struct session_flusher *f)
+{
+	int rc = pthread_create(&f->thread, NULL, session_flusher_main, f);
+
+	if (rc == 0)
+		f->started = 1;
+	return rc;
+}
+
+void
+session_flusher_stop(struct session_flusher *f)
+{
+	if (f == NULL || !f->started)
+		return;
+	pthread_mutex_lock(&f->lock);
+	f->stopping = 1;
+	pthread_cond_signal(&f->pushed);
+	pthread_mutex_unlock(&f->lock);
+	pthread_join(f->thread, NULL);
+	f->started = 0;
+}
+
+void
+session_flusher_free(struct session_flusher *f)
+{
+	if (f == NULL)
+		return;
+	pthread_cond_destroy(&f->pushed);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
+/*
+ * Nothing queued and nobody writing: takes the writer role and sends b
+ * straight out, then whatever was appended meanwhile.  Called with
+ * s->lock held.  Returns a session_send result.
  */
 static int
 session_send_direct_locked(struct session *s, struct msgbuf *b)
 {
-	struct session_msg *m;
+	s->writing = 1;
+	s->last_direct_ns = clock_now_ns();
+	pthread_mutex_unlock(&s->lock);
 	ssize_t n = transport_send(&s->transport, b->data, b->len);
-
+	int err = errno, rc = 1;
+	pthread_mutex_lock(&s->lock);
 	if (n == -1) {
-		s->closing = 1;
-		s->close_reason = session_error_reason(errno);
-		session_wake_locked(s);
+		session_release_locked(s, -1, err);
 		return SESSION_GONE_ERR;
 	}
 	session_count_out(s, (size_t)n);
 	if ((size_t)n == b->len) {
 		session_count_msg_locked(s, 1);
-		return SESSION_SENT;
+	} else {
+		/* The rest goes first: others may have appended since. */
+		struct session_msg *m = session_msg_new(b, (size_t)n, 1);
+		if (m == NULL) {
+			/* Half a line went: the client cannot be served. */
+			session_release_locked(s, -1, ENOMEM);
+			return SESSION_FULL;
+		}
+		m->next = s->head;
+		s->head = m;
+		if (s->tail == NULL)
+			s->tail = m;
+		s->queued_bytes += b->len - (size_t)n;
+		s->queued_msgs++;
+		rc = 0;
 	}
-	if ((m = session_msg_new(b, (size_t)n, 1)) == NULL) {
-		/* Half a line went: the client cannot be served sanely. */
-		s->closing = 1;
-		s->close_reason = "out of memory";
-		session_wake_locked(s);
-		return SESSION_FULL;
-	}
-	session_append_locked(s, m);
-	session_wake_locked(s);
+	if (rc == 1 && s->head != NULL)
+		rc = session_flush_locked(s);
+	session_release_locked(s, rc, errno);
 	return SESSION_SENT;
+}
+
+/* Whether the last direct write is a batch window ago (s->lock held). */
+static int
+session_window_passed(const struct session *s)
+{
+	return clock_now_ns() - s->last_direct_ns >= SESSION_BATCH_NS;
 }
 
 int
@@ -246,7 +492,8 @@ session_send_buf(struct session *s, struct msgbuf *b)
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SESSION_GONE || s->closing) {
 		rc = SESSION_GONE_ERR;
-	} else if (s->head == NULL && s->direct) {
+	} else if (s->direct && s->head == NULL && !s->writing &&
+	    (s->limits->flusher == NULL || session_window_passed(s))) {
 		rc = session_send_direct_locked(s, b);
 	} else if (s->queued_bytes + b->len > s->limits->max_queue ||
 	    (m = session_msg_new(b, 0, 1)) == NULL) {
@@ -256,8 +503,19 @@ session_send_buf(struct session *s, struct msgbuf *b)
 		session_wake_locked(s);
 		rc = SESSION_FULL;
 	} else {
+		/*
+		 * A writer takes it along; else the flusher (the client was
+		 * written to within the batch window: its lines go out
+		 * together) or, when the transport is full or not to be
+		 * shared, the session's own thread.
+		 */
 		session_append_locked(s, m);
-		session_wake_locked(s);
+		if (s->writing)
+			;
+		else if (s->direct && !s->blocked && s->limits->flusher)
+			session_flusher_push_locked(s->limits->flusher, s);
+		else
+			session_wake_locked(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return rc;
@@ -284,8 +542,11 @@ session_send(struct session *s, const char *data, size_t len)
 	return rc;
 }
 
-/* How many queued messages session_drop keeps for the report. */
-#define SESSION_DROP_KEEP 3
+/*
+ * How many queued messages session_drop keeps: at least what a writer
+ * may hold in hand, and the first few are the report's excerpts.
+ */
+#define SESSION_DROP_KEEP SESSION_IOV
 
 size_t
 session_drop(struct session *s, const char *reason)
@@ -360,53 +621,28 @@ session_counts(struct session *s, uint64_t *in, uint64_t *out)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* Takes the fully written head m off the queue and frees it. */
-static void
-session_dequeue(struct session *s, struct session_msg *m)
-{
-	pthread_mutex_lock(&s->lock);
-	s->head = m->next;
-	if (s->head == NULL)
-		s->tail = NULL;
-	s->queued_msgs--;
-	session_count_msg_locked(s, m->counted);
-	pthread_mutex_unlock(&s->lock);
-	m->next = NULL;
-	session_free_msgs(m);
-}
-
 /*
- * Writes queued messages until done or the transport is full.  Returns
- * 0, or -1 with errno set when the connection failed.
+ * The session's own thread writes what is queued, as the writer.
+ * Returns 0 (written, full, or someone else is writing), or -1 with
+ * errno set when the connection failed.
  */
 static int
 session_write_queued(struct session *s)
 {
-	for (;;) {
-		pthread_mutex_lock(&s->lock);
-		struct session_msg *m = s->head;
-		pthread_mutex_unlock(&s->lock);
-		if (m == NULL)
-			return 0;
-		/*
-		 * Only this thread removes messages, and direct senders
-		 * write only to an empty queue: m stays valid and nobody
-		 * else writes meanwhile.
-		 */
-		ssize_t n = transport_send(
-		    &s->transport, m->buf->data + m->off, m->buf->len - m->off);
-		if (n == -1)
-			return -1;
-		if (n == 0)
-			return 0;
-		m->off += (size_t)n;
-		session_count_out(s, (size_t)n);
-		pthread_mutex_lock(&s->lock);
-		s->queued_bytes -= (size_t)n;
-		pthread_mutex_unlock(&s->lock);
-		if (m->off == m->buf->len)
-			session_dequeue(s, m);
+	int rc = 1, err = 0;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->writing && s->head != NULL) {
+		s->writing = 1;
+		rc = session_flush_locked(s);
+		err = errno;
+		s->writing = 0;
+		s->blocked = rc == 0;
+		pthread_cond_broadcast(&s->written);
 	}
+	pthread_mutex_unlock(&s->lock);
+	errno = err;
+	return rc == -1 ? -1 : 0;
 }
 
 /*
@@ -836,6 +1072,9 @@ session_thread(void *arg)
 
 	pthread_mutex_lock(&s->lock);
 	s->state = SESSION_GONE;
+	/* A relaying thread may still be writing: it is over in a moment. */
+	while (s->writing)
+		pthread_cond_wait(&s->written, &s->lock);
 	struct session_msg *undelivered = s->head;
 	size_t lost = s->queued_msgs + s->dropped_msgs;
 	s->head = s->tail = NULL;

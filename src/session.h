@@ -29,6 +29,7 @@
 #include "transport.h"
 
 struct session;
+struct session_flusher;
 
 /*
  * The signal that wakes a session's thread (and, in tcpchatd, the accept
@@ -74,6 +75,13 @@ struct session_limits {
 	int direct_send;
 	struct session_totals *totals; /* shared counters; not NULL */
 	struct msgbuf_budget *budget; /* charged for queued bytes, or NULL */
+	/*
+	 * With direct sends: lines for a client written to within the last
+	 * batch window are queued and written together by this thread a
+	 * moment later, so a client many talk to gets a few lines per
+	 * system call, not one.  NULL: every line goes out at once.
+	 */
+	struct session_flusher *flusher;
 };
 
 /*
@@ -135,6 +143,12 @@ struct session {
 	/* A wake-up signal is on its way: set under the lock, read
 	 * without it by the session's thread before it blocks. */
 	atomic_int wake_pending;
+	int writing; /* a thread holds the writer role (session.c) */
+	int blocked; /* the transport was full: the owner waits for room */
+	int flush_pending; /* on the flusher's list */
+	struct session *flush_next; /* next on that list */
+	uint64_t last_direct_ns; /* when a line last went out directly */
+	pthread_cond_t written; /* broadcast when it gives it back */
 	int closing; /* drain the queue, then close */
 	const char *close_reason; /* why closing, for the console */
 	struct session_msg *head, *tail;
@@ -193,6 +207,16 @@ int session_send_buf(struct session *s, struct msgbuf *b);
  * queued, or 0 when it was ending anyway.
  */
 size_t session_drop(struct session *s, const char *reason);
+
+/*
+ * The batching writer (see session_limits.flusher): one thread for all
+ * sessions.  NULL: ENOMEM.  Start it before sessions use it; stop it
+ * after they have all ended.
+ */
+struct session_flusher *session_flusher_new(void);
+int session_flusher_start(struct session_flusher *f);
+void session_flusher_stop(struct session_flusher *f);
+void session_flusher_free(struct session_flusher *f);
 
 /* Bytes queued for the client now. */
 size_t session_queued(struct session *s);

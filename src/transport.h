@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct transport;
 
@@ -30,6 +31,11 @@ struct transport_ops {
 	 * (wait for POLLOUT), or -1 with errno set (EPIPE, ECONNRESET).
 	 */
 	ssize_t (*send)(struct transport *t, const void *buf, size_t len);
+	/*
+	 * As send, for the n pieces of iov in order (a writev); NULL: the
+	 * transport sends them one at a time.
+	 */
+	ssize_t (*sendv)(struct transport *t, const struct iovec *iov, int n);
 	/*
 	 * Bytes already received and buffered inside the transport, to
 	 * be read before waiting on fd again (TLS records); NULL: none.
@@ -73,6 +79,9 @@ transport_send(struct transport *t, const void *buf, size_t len)
 {
 	return t->ops->send(t, buf, len);
 }
+
+/* Sends iov[0..n) in order as far as the transport takes it. */
+ssize_t transport_sendv(struct transport *t, const struct iovec *iov, int n);
 
 static inline size_t
 transport_pending(struct transport *t)

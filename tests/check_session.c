@@ -410,6 +410,95 @@ START_TEST(test_queue_limit_drops_slow_reader)
 }
 END_TEST
 
+/* One of several threads relaying numbered lines to one session. */
+struct relayer {
+	struct session *s;
+	int index;
+	int sent; /* lines queued or written */
+};
+
+enum { RELAYERS = 8, RELAYED = 3000 };
+
+static void *
+relayer_main(void *arg)
+{
+	struct relayer *r = arg;
+	char line[64];
+
+	for (int i = 0; i < RELAYED; i++) {
+		int n = snprintf(line, sizeof(line), "r%d %d\n", r->index, i);
+		struct msgbuf *b = msgbuf_new(NULL, line, (size_t)n);
+		ck_assert_ptr_nonnull(b);
+		if (session_send_buf(r->s, b) == SESSION_SENT)
+			r->sent++;
+		msgbuf_unref(b);
+	}
+	return NULL;
+}
+
+START_TEST(test_direct_sends_batched_in_order)
+{
+	struct harness h = {0};
+	struct relayer rs[RELAYERS];
+	pthread_t threads[RELAYERS];
+	int next[RELAYERS] = {0};
+	struct session_flusher *f = session_flusher_new();
+	char buf[65536], line[64];
+	size_t linelen = 0;
+	int lines = 0;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(session_flusher_start(f), 0);
+	harness_limits(&h);
+	h.limits.direct_send = 1;
+	h.limits.flusher = f;
+	h.limits.max_queue = 16 << 20;
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	/* Several threads at once, the reader keeping up meanwhile. */
+	for (int i = 0; i < RELAYERS; i++) {
+		rs[i] = (struct relayer){h.s, i, 0};
+		ck_assert_int_eq(
+		    pthread_create(&threads[i], NULL, relayer_main, &rs[i]), 0);
+	}
+	uint64_t deadline = clock_now_ms() + testutil_wait_ms(20000);
+	while (lines < RELAYERS * RELAYED && clock_now_ms() < deadline) {
+		struct pollfd pfd = {.fd = h.peer, .events = POLLIN};
+		if (poll(&pfd, 1, 100) != 1)
+			continue;
+		ssize_t n = recv(h.peer, buf, sizeof(buf), 0);
+		ck_assert_int_gt(n, 0);
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] != '\n') {
+				ck_assert_uint_lt(linelen, sizeof(line) - 1);
+				line[linelen++] = buf[i];
+				continue;
+			}
+			line[linelen] = '\0';
+			linelen = 0;
+			int who, seq;
+			ck_assert_int_eq(sscanf(line, "r%d %d", &who, &seq), 2);
+			ck_assert_int_lt(who, RELAYERS);
+			/* Each relayer's lines arrive whole and in order. */
+			ck_assert_int_eq(seq, next[who]);
+			next[who]++;
+			lines++;
+		}
+	}
+	for (int i = 0; i < RELAYERS; i++) {
+		pthread_join(threads[i], NULL);
+		ck_assert_int_eq(rs[i].sent, RELAYED);
+		ck_assert_int_eq(next[i], RELAYED);
+	}
+	ck_assert_uint_eq(atomic_load(&h.totals.msgs_out), RELAYERS * RELAYED);
+	close(h.peer);
+	harness_expect_end(&h, "closed");
+	session_unref(h.s);
+	session_flusher_stop(f);
+	session_flusher_free(f);
+}
+END_TEST
+
 START_TEST(test_line_too_long)
 {
 	struct harness h = {0};
@@ -501,6 +590,7 @@ session_suite(void)
 	tcase_add_test(tc, test_send_wakes_and_delivers);
 	tcase_add_test(tc, test_raw_echo_exact);
 	tcase_add_test(tc, test_queue_limit_drops_slow_reader);
+	tcase_add_test(tc, test_direct_sends_batched_in_order);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
