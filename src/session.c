@@ -674,6 +674,7 @@ session_reply(struct session *s, const char *data, size_t len)
 	pthread_mutex_lock(&s->lock);
 	session_append_locked(s, m);
 	pthread_mutex_unlock(&s->lock);
+	s->reply_queued = 1;
 	return 0;
 }
 
@@ -905,6 +906,7 @@ session_take_state(struct session *s, int *has_out)
 	pthread_mutex_lock(&s->lock);
 	int closing = s->closing;
 	*has_out = s->head != NULL;
+	s->reply_queued = 0;
 	atomic_store(&s->wake_pending, 0);
 	pthread_mutex_unlock(&s->lock);
 	return closing;
@@ -1036,7 +1038,18 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	r.cap = sizeof(r.small);
 	r.big = NULL;
 	framing_init(&r.framing, s->limits->max_line);
+	has_out = 0;
 	while (reason == NULL) {
+		/*
+		 * Waiting in a blocking receive with nothing queued, and
+		 * nobody has asked for anything since (every request comes
+		 * with a wake-up): the state needs no look under the lock.
+		 */
+		if (r.blocking && !has_out && !s->reply_queued &&
+		    !atomic_load(&s->wake_pending)) {
+			reason = session_turn_blocking(s, &r);
+			continue;
+		}
 		if (session_take_state(s, &has_out)) {
 			session_linger(s, waitmask);
 			pthread_mutex_lock(&s->lock);

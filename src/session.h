@@ -133,6 +133,7 @@ struct session {
 	const struct session_callbacks *cb;
 	void *ctx;
 	int reply_error; /* errno of a failed session_reply, or 0 */
+	int reply_queued; /* session_reply queued a rest since last look */
 	atomic_int refs;
 
 	int direct; /* direct sends allowed (limits and transport) */
