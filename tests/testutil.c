@@ -445,6 +445,47 @@ testutil_expect_str(int fd, const char *want)
 	free(got);
 }
 
+void
+testutil_make_certs(const char *dir)
+{
+	static const char script[] =
+	    "set -e; cd \"$1\"; "
+	    "key() { openssl genpkey -algorithm EC "
+	    "-pkeyopt ec_paramgen_curve:P-256 -out \"$1\" 2>/dev/null; }; "
+	    "key ca.key; "
+	    "openssl req -x509 -key ca.key -out ca.pem -days 30 "
+	    "-subj '/CN=tcpchat test CA' 2>/dev/null; "
+	    "key other-ca.key; "
+	    "openssl req -x509 -key other-ca.key -out other-ca.pem -days 30 "
+	    "-subj '/CN=another CA' 2>/dev/null; "
+	    "sign() { key \"$1.key\"; "
+	    "openssl req -new -key \"$1.key\" -out \"$1.csr\" "
+	    "-subj \"/CN=$2\" 2>/dev/null; "
+	    "printf '%s\\n' \"$3\" >\"$1.ext\"; "
+	    "openssl x509 -req -in \"$1.csr\" -CA ca.pem -CAkey ca.key "
+	    "-CAcreateserial -out \"$1.pem\" -days \"$4\" "
+	    "-extfile \"$1.ext\" 2>/dev/null; }; "
+	    "sign server localhost "
+	    "'subjectAltName=DNS:localhost,IP:127.0.0.1' 30; "
+	    "sign wrongname other.example 'subjectAltName=DNS:other.example' "
+	    "30; "
+	    "sign expired localhost "
+	    "'subjectAltName=DNS:localhost,IP:127.0.0.1' 0; "
+	    "sign client 'tcpchat test client' 'extendedKeyUsage=clientAuth' "
+	    "30";
+	char cmd[sizeof(script) + 512];
+
+	/* The script goes through an environment variable: no quoting. */
+	ck_assert_int_eq(setenv("TESTUTIL_CERT_SCRIPT", script, 1), 0);
+	snprintf(cmd, sizeof(cmd), "sh -c \"$TESTUTIL_CERT_SCRIPT\" certs '%s'",
+	    dir);
+	int rc = system(cmd);
+	ck_assert_msg(rc == 0,
+	    "cannot make test certificates with openssl (status %d): "
+	    "apt-get install -y openssl",
+	    rc);
+}
+
 /* ---- a tcpchatd under test ------------------------------------------ */
 
 /* Console lines read while looking for one before giving up. */

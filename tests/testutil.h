@@ -130,6 +130,16 @@ int testutil_wait_ms(int ms);
 int testutil_wait_line(
     int fd, const char *needle, char *line, size_t cap, int timeout_ms);
 
+/*
+ * Makes test certificates in dir (which must exist) with the openssl
+ * command: ca.pem/ca.key (a CA), server.pem/server.key (signed by it,
+ * for localhost and 127.0.0.1), wrongname.pem/.key (for other.example),
+ * expired.pem/.key (valid for no time at all), client.pem/client.key
+ * (a client certificate signed by the CA) and other-ca.pem (a CA that
+ * signed none of them).  Fails the test when it cannot.
+ */
+void testutil_make_certs(const char *dir);
+
 /* ---- a tcpchatd under test ------------------------------------------ */
 
 /* Longest console line a test reads. */
