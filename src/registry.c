@@ -168,7 +168,8 @@ registry_release(struct session **list, size_t n)
 int
 registry_wait_empty(struct registry *r, int timeout_ms)
 {
-	struct timespec deadline = clock_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
+	struct timespec deadline =
+	    clock_deadline_ms(CLOCK_MONOTONIC, timeout_ms);
 	int empty;
 
 	pthread_mutex_lock(&r->lock);

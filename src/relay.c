@@ -346,7 +346,13 @@ relay_storm_summary(
 void
 relay_joined(struct relay *r, struct session *s, int online)
 {
-	relay_announce(r, s, "connected", 1, online);
+	const char *over = session_transport_name(s);
+	char event[64];
+
+	/* The console shows what each TLS client negotiated. */
+	if (over != NULL)
+		snprintf(event, sizeof(event), "connected over %s", over);
+	relay_announce(r, s, over != NULL ? event : "connected", 1, online);
 }
 
 /*
@@ -383,8 +389,16 @@ void
 relay_left(struct relay *r, struct session *s, const char *reason,
     const struct session_msg *undelivered, size_t lost, int online)
 {
-	char event[128];
+	char event[256];
 
+	if (!s->opened) {
+		/* Never joined (a failed TLS handshake): nobody to tell. */
+		transcript_write(
+		    r->log, s->id, s->addr, "event", reason, strlen(reason));
+		console_print(
+		    r->console, "#%" PRIu64 " %s %s", s->id, s->addr, reason);
+		return;
+	}
 	if (lost > 0 && r->cfg.mode != RELAY_ECHO)
 		relay_report_lost(r, s, undelivered, lost, reason);
 	snprintf(event, sizeof(event), "disconnected: %s", reason);

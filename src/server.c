@@ -33,6 +33,7 @@
 #include "server.h"
 #include "session.h"
 #include "stats.h"
+#include "tls.h"
 #include "transcript.h"
 
 /* Session thread stacks: small, as thousands of them may exist. */
@@ -61,6 +62,8 @@ struct server {
 	struct session_limits limits;
 	struct msgbuf_budget budget; /* --max-queue-total */
 	struct session_flusher *flusher; /* batches lines to busy clients */
+	pthread_mutex_t tls_lock; /* guards tls: SIGHUP replaces it */
+	struct tls_context *tls; /* --tls-cert: serve TLS only; or NULL */
 	const struct session_callbacks *callbacks;
 	struct stats stats;
 	struct access_counter per_ip; /* --max-per-ip */
@@ -91,6 +94,7 @@ server_config_defaults(struct server_config *cfg)
 	cfg->console_fd = 0;
 	cfg->console_out_fd = 1;
 	cfg->line_timeout_s = SERVER_DEFAULT_LINE_TIMEOUT;
+	cfg->handshake_timeout_s = SERVER_DEFAULT_HANDSHAKE_TIMEOUT;
 }
 
 size_t
@@ -287,12 +291,77 @@ server_socket_options(struct server *srv, int fd)
 		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 }
 
+/* The TLS context new connections get, with a reference, or NULL. */
+static struct tls_context *
+server_tls_context(struct server *srv)
+{
+	pthread_mutex_lock(&srv->tls_lock);
+	struct tls_context *c = srv->tls;
+	if (c != NULL)
+		tls_context_ref(c);
+	pthread_mutex_unlock(&srv->tls_lock);
+	return c;
+}
+
+/* Puts s's socket under TLS (handshaken on its thread).  0, or -1. */
+static int
+server_tls_wrap(struct server *srv, struct session *s, char *why, size_t size)
+{
+	struct tls_context *c = server_tls_context(srv);
+	char err[TLS_ERR_MAX];
+	int rc = -1;
+
+	if (c != NULL &&
+	    (rc = tls_transport(
+	         &s->transport, s->transport.fd, c, err, sizeof(err))) == -1)
+		snprintf(why, size, "%s", err);
+	tls_context_unref(c);
+	return rc;
+}
+
+/* A TLS context from the configuration.  NULL, with why in err. */
+static struct tls_context *
+server_tls_load(const struct server_config *cfg, char *err, size_t size)
+{
+	struct tls_server_options o = {cfg->tls_cert,
+	    cfg->tls_key != NULL ? cfg->tls_key : cfg->tls_cert,
+	    cfg->tls_client_ca};
+
+	return tls_server_new(&o, err, size);
+}
+
+int
+server_tls_reload(struct server *srv)
+{
+	char err[TLS_ERR_MAX];
+	struct tls_context *c;
+
+	if (srv->cfg.tls_cert == NULL)
+		return 0;
+	if ((c = server_tls_load(&srv->cfg, err, sizeof(err))) == NULL) {
+		console_print(srv->console,
+		    "tcpchatd: TLS certificate not reloaded, keeping the old one: %s",
+		    err);
+		return -1;
+	}
+	pthread_mutex_lock(&srv->tls_lock);
+	struct tls_context *old = srv->tls;
+	srv->tls = c;
+	pthread_mutex_unlock(&srv->tls_lock);
+	/* Connections made with the old one keep it until they end. */
+	tls_context_unref(old);
+	console_print(srv->console,
+	    "tcpchatd: TLS certificate %s reloaded for new connections",
+	    srv->cfg.tls_cert);
+	return 0;
+}
+
 /* Admits one accepted connection: a session and its thread, or a refusal. */
 static void
 server_admit(struct server *srv, int fd, const struct sockaddr *sa,
     socklen_t salen, const pthread_attr_t *attr)
 {
-	char addr[NET_ADDRSTRLEN], notice[128], why[128];
+	char addr[NET_ADDRSTRLEN], notice[128], why[TLS_ERR_MAX];
 	const char *rule;
 	struct session *s = NULL;
 	int rc, error = 1, per_ip = 0;
@@ -318,6 +387,11 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 		    "tcpchatd: server busy, try again\n");
 		snprintf(why, sizeof(why), "server busy");
 		error = 0;
+		goto refuse;
+	}
+	if (srv->cfg.tls_cert != NULL &&
+	    server_tls_wrap(srv, s, why, sizeof(why)) == -1) {
+		server_exhausted_notice(notice, sizeof(notice));
 		goto refuse;
 	}
 	if ((rc = session_start(s, attr)) != 0) {
@@ -498,6 +572,7 @@ server_limits_init(struct server *srv)
 	    .flush_ms = SERVER_FLUSH_MS,
 	    .idle_timeout_ms = cfg->idle_timeout_s * 1000,
 	    .line_timeout_ms = cfg->line_timeout_s * 1000,
+	    .handshake_timeout_ms = cfg->handshake_timeout_s * 1000,
 	    .drain_ms = cfg->drain_ms,
 	    .linger_ms = SERVER_LINGER_MS,
 	    .direct_send = cfg->mode != SERVER_ECHO,
@@ -519,6 +594,14 @@ server_open(struct server *srv)
 	const struct server_config *cfg = &srv->cfg;
 	int gai;
 
+	if (cfg->tls_cert != NULL) {
+		char err[TLS_ERR_MAX];
+		if ((srv->tls = server_tls_load(cfg, err, sizeof(err))) ==
+		    NULL) {
+			server_error(srv, "tcpchatd: %s", err);
+			return -1;
+		}
+	}
 	if (cfg->log_path != NULL &&
 	    (srv->log = transcript_open(
 	         cfg->log_path, server_on_log_failure, srv)) == NULL) {
@@ -603,6 +686,7 @@ server_new(const struct server_config *cfg, int err_fd, sigset_t *waitmask)
 	if (srv->cfg.max_clients <= 0 || srv->cfg.max_clients > limit)
 		srv->cfg.max_clients = limit;
 	access_counter_init(&srv->per_ip);
+	pthread_mutex_init(&srv->tls_lock, NULL);
 	if ((srv->flusher = session_flusher_new()) == NULL) {
 		server_error(srv, "tcpchatd: %s", strerror(errno));
 		free(srv);
@@ -679,6 +763,8 @@ server_free(struct server *srv)
 		return;
 	relay_free(srv->relay);
 	session_flusher_free(srv->flusher);
+	tls_context_unref(srv->tls);
+	pthread_mutex_destroy(&srv->tls_lock);
 	transcript_close(srv->log);
 	registry_free(srv->registry);
 	console_free(srv->console);

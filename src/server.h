@@ -35,6 +35,8 @@ enum server_mode {
 #define SERVER_FLUSH_MS 40
 /* A line must be complete within this time (slowloris). */
 #define SERVER_DEFAULT_LINE_TIMEOUT 60
+/* A TLS handshake must be over within this time. */
+#define SERVER_DEFAULT_HANDSHAKE_TIMEOUT 10
 
 struct server_config {
 	const char *host; /* address to listen on */
@@ -54,6 +56,10 @@ struct server_config {
 	unsigned max_per_ip; /* 0: no limit */
 	int idle_timeout_s; /* 0: none */
 	int line_timeout_s; /* an unfinished line gets this long */
+	const char *tls_cert; /* serve TLS only: this certificate chain */
+	const char *tls_key; /* and its key (NULL: in tls_cert's file) */
+	const char *tls_client_ca; /* require client certificates, or NULL */
+	int handshake_timeout_s; /* a TLS handshake gets this long */
 };
 
 /* The default --max-queue-total for this machine. */
@@ -75,5 +81,14 @@ const char *server_mode_name(enum server_mode mode);
  * err_fd).
  */
 int server_run(const struct server_config *cfg, int err_fd);
+
+struct server;
+
+/*
+ * Loads --tls-cert and --tls-key again for new connections (SIGHUP); a
+ * bad new pair is reported on the console and the old one kept.  0, or
+ * -1 when it was kept.
+ */
+int server_tls_reload(struct server *srv);
 
 #endif

@@ -96,7 +96,6 @@ session_new(int fd, uint64_t id, const struct sockaddr *peer,
 	net_format(peer, peer_len, s->addr, sizeof(s->addr));
 	s->connected_ms = clock_now_ms();
 	transport_plain(&s->transport, fd);
-	s->direct = limits->direct_send && s->transport.ops->concurrent_send;
 	s->limits = limits;
 	s->cb = cb;
 	s->ctx = ctx;
@@ -1064,6 +1063,59 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	return reason;
 }
 
+/*
+ * The transport's handshake (TLS), within limits->handshake_timeout_ms,
+ * on this thread alone: a slow or hostile one holds up nobody else.
+ * NULL when done, or why the session ends.
+ */
+static const char *
+session_handshake(struct session *s, const sigset_t *waitmask)
+{
+	const struct session_limits *l = s->limits;
+	struct transport *t = &s->transport;
+	uint64_t deadline = l->handshake_timeout_ms
+	    ? clock_now_ms() + (uint64_t)l->handshake_timeout_ms
+	    : UINT64_MAX;
+	char err[160];
+	int has_out;
+
+	if (t->ops->handshake == NULL)
+		return NULL;
+	for (;;) {
+		if (session_take_state(s, &has_out)) {
+			pthread_mutex_lock(&s->lock);
+			const char *reason = s->close_reason;
+			pthread_mutex_unlock(&s->lock);
+			return reason;
+		}
+		short events = POLLIN;
+		int rc = t->ops->handshake(t, &events, err, sizeof(err));
+		if (rc == 1)
+			return NULL;
+		if (rc == 0) {
+			rc = session_wait(s, events, deadline, waitmask);
+			if (rc == -1 && errno != EINTR)
+				snprintf(
+				    err, sizeof(err), "%s", strerror(errno));
+			else if (rc != 0)
+				continue;
+			else
+				snprintf(err, sizeof(err), "timed out");
+		}
+		snprintf(s->failure, sizeof(s->failure),
+		    "%s handshake failed: %s", t->ops->name, err);
+		return s->failure;
+	}
+}
+
+const char *
+session_transport_name(struct session *s)
+{
+	struct transport *t = &s->transport;
+
+	return t->ops->describe != NULL ? t->ops->describe(t) : NULL;
+}
+
 /* The thread body: serves the connection, reports its end, lets go. */
 static void *
 session_thread(void *arg)
@@ -1080,8 +1132,12 @@ session_thread(void *arg)
 	s->state = SESSION_RUNNING;
 	pthread_mutex_unlock(&s->lock);
 
-	s->cb->opened(s->ctx, s);
-	const char *reason = session_serve(s, &waitmask);
+	const char *reason = session_handshake(s, &waitmask);
+	if (reason == NULL) {
+		s->opened = 1;
+		s->cb->opened(s->ctx, s);
+		reason = session_serve(s, &waitmask);
+	}
 
 	pthread_mutex_lock(&s->lock);
 	s->state = SESSION_GONE;
@@ -1109,6 +1165,8 @@ session_start(struct session *s, const pthread_attr_t *attr)
 	struct session_totals *totals = s->limits->totals;
 	pthread_t thread;
 
+	/* The transport is final now (TLS replaces the plain one). */
+	s->direct = s->limits->direct_send && s->transport.ops->concurrent_send;
 	atomic_fetch_add(&totals->threads, 1);
 	int rc = pthread_create(&thread, attr, session_thread, s);
 	if (rc != 0)

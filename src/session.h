@@ -64,6 +64,7 @@ struct session_limits {
 	int flush_ms; /* a pause this long ends an unterminated message */
 	int idle_timeout_ms; /* silent this long: closed; 0 none */
 	int line_timeout_ms; /* a begun line must end within; 0 none */
+	int handshake_timeout_ms; /* a transport's handshake; 0: none */
 	int drain_ms; /* closing: how long the queue gets */
 	int linger_ms; /* then: how long the peer gets to close */
 	/*
@@ -128,7 +129,9 @@ struct session {
 	uint64_t connected_ms;
 
 	/* The session's thread only. */
-	struct transport transport;
+	struct transport transport; /* replaceable until session_start */
+	int opened; /* the handshake (if any) is done: opened was called */
+	char failure[192]; /* why the handshake failed */
 	const struct session_limits *limits;
 	const struct session_callbacks *cb;
 	void *ctx;
@@ -235,6 +238,12 @@ int session_reply(struct session *s, const char *data, size_t len);
  * connection closed; reason goes to the closed callback.
  */
 void session_close(struct session *s, const char *notice, const char *reason);
+
+/*
+ * What carries the session's bytes once handshaken ("TLSv1.3"), or NULL
+ * for plain TCP.
+ */
+const char *session_transport_name(struct session *s);
 
 /* Messages in and out so far (taken under the session's lock). */
 void session_counts(struct session *s, uint64_t *in, uint64_t *out);

@@ -53,6 +53,15 @@ tcpchatd_help(void)
 	    "      --line-timeout S   close a client whose line is not "
 	    "complete in S\n"
 	    "                         seconds (default %d; 0: off)\n"
+	    "      --tls-cert FILE    serve TLS only, with this certificate "
+	    "chain (PEM)\n"
+	    "      --tls-key FILE     its private key (default: in "
+	    "--tls-cert's file)\n"
+	    "      --tls-client-ca FILE  require client certificates "
+	    "signed by this CA\n"
+	    "      --handshake-timeout S  a TLS handshake must end within "
+	    "S seconds\n"
+	    "                         (default 10)\n"
 	    "  -h, --help             this help\n"
 	    "  -V, --version          version\n"
 	    "\n"
@@ -96,7 +105,11 @@ main(int argc, char **argv)
 		OPT_ALLOW,
 		OPT_DENY,
 		OPT_IDLE,
-		OPT_LINE_TIMEOUT
+		OPT_LINE_TIMEOUT,
+		OPT_TLS_CERT,
+		OPT_TLS_KEY,
+		OPT_TLS_CLIENT_CA,
+		OPT_HANDSHAKE_TIMEOUT
 	};
 	static const struct option longopts[] = {
 	    {"listen", required_argument, NULL, 'l'},
@@ -114,6 +127,11 @@ main(int argc, char **argv)
 	    {"deny", required_argument, NULL, OPT_DENY},
 	    {"idle-timeout", required_argument, NULL, OPT_IDLE},
 	    {"line-timeout", required_argument, NULL, OPT_LINE_TIMEOUT},
+	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
+	    {"handshake-timeout", required_argument, NULL,
+	        OPT_HANDSHAKE_TIMEOUT},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	struct server_config cfg;
@@ -186,6 +204,19 @@ main(int argc, char **argv)
 			cfg.idle_timeout_s = (int)tcpchatd_number(
 			    "--idle-timeout", optarg, 0, 86400 * 365);
 			break;
+		case OPT_TLS_CERT:
+			cfg.tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			cfg.tls_key = optarg;
+			break;
+		case OPT_TLS_CLIENT_CA:
+			cfg.tls_client_ca = optarg;
+			break;
+		case OPT_HANDSHAKE_TIMEOUT:
+			cfg.handshake_timeout_s = (int)tcpchatd_number(
+			    "--handshake-timeout", optarg, 1, 3600);
+			break;
 		case OPT_LINE_TIMEOUT:
 			cfg.line_timeout_s = (int)tcpchatd_number(
 			    "--line-timeout", optarg, 0, 86400);
@@ -204,6 +235,13 @@ main(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "tcpchatd: unexpected argument '%s'\n" USAGE,
 		    argv[optind]);
+		return 2;
+	}
+	if ((cfg.tls_key != NULL || cfg.tls_client_ca != NULL) &&
+	    cfg.tls_cert == NULL) {
+		fprintf(stderr,
+		    "tcpchatd: --tls-key and --tls-client-ca need "
+		    "--tls-cert\nTry 'tcpchatd --help'.\n");
 		return 2;
 	}
 	/* Lines reach a pipe or file as soon as they are printed. */

@@ -89,7 +89,9 @@ tls_context_new(const SSL_METHOD *method, int server, char *err, size_t errsz)
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-	SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION);
+	/* A peer closing without close_notify reads as an end, not an error. */
+	SSL_CTX_set_options(
+	    c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
 	/* Sends may be partial and retried from a moved buffer. */
 	SSL_CTX_set_mode(c->ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
@@ -99,6 +101,19 @@ tls_context_new(const SSL_METHOD *method, int server, char *err, size_t errsz)
 	return c;
 }
 
+/* Whether path can be read; else -1 with why (the system's words). */
+static int
+tls_readable(const char *what, const char *path, char *err, size_t errsz)
+{
+	FILE *f = fopen(path, "r");
+
+	if (f == NULL)
+		return tls_fail(err, errsz, "cannot read %s %s: %s", what, path,
+		    strerror(errno));
+	fclose(f);
+	return 0;
+}
+
 /* Loads a certificate chain and its key into c.  0, or -1 with why. */
 static int
 tls_load_pair(struct tls_context *c, const char *cert, const char *key,
@@ -106,6 +121,9 @@ tls_load_pair(struct tls_context *c, const char *cert, const char *key,
 {
 	char why[TLS_ERR_MAX];
 
+	if (tls_readable("certificate", cert, err, errsz) == -1 ||
+	    tls_readable("key", key, err, errsz) == -1)
+		return -1;
 	if (SSL_CTX_use_certificate_chain_file(c->ctx, cert) != 1)
 		return tls_fail(err, errsz, "cannot use certificate %s: %s",
 		    cert, tls_reason(why, sizeof(why)));
@@ -128,6 +146,9 @@ tls_server_new(const struct tls_server_options *o, char *err, size_t errsz)
 	if (c == NULL)
 		return NULL;
 	if (tls_load_pair(c, o->cert_file, o->key_file, err, errsz) == -1)
+		goto fail;
+	if (o->client_ca_file != NULL &&
+	    tls_readable("client CA", o->client_ca_file, err, errsz) == -1)
 		goto fail;
 	if (o->client_ca_file != NULL) {
 		STACK_OF(X509_NAME) *names =
@@ -164,6 +185,9 @@ tls_client_new(const struct tls_client_options *o, char *err, size_t errsz)
 	if (o->servername != NULL)
 		snprintf(
 		    c->servername, sizeof(c->servername), "%s", o->servername);
+	if (!o->insecure && o->ca_file != NULL &&
+	    tls_readable("CA", o->ca_file, err, errsz) == -1)
+		goto fail;
 	if (!o->insecure) {
 		int ok = o->ca_file != NULL
 		    ? SSL_CTX_load_verify_locations(c->ctx, o->ca_file, NULL)
@@ -296,9 +320,12 @@ static const struct transport_ops tls_ops = {
     .send = tls_send,
     .sendv = NULL,
     .pending = tls_pending,
+    .handshake = tls_handshake,
+    .describe = tls_version,
     .shutdown = tls_shutdown,
     .close = tls_close,
     .concurrent_send = 0,
+    .name = "TLS",
 };
 
 /* The client side's name check: a host name or an IP address. */

@@ -70,6 +70,7 @@ static const struct transport_ops transport_plain_ops = {
     .shutdown = transport_plain_shutdown,
     .close = transport_plain_close,
     .concurrent_send = 1,
+    .name = "TCP",
 };
 
 void

@@ -41,6 +41,15 @@ struct transport_ops {
 	 * be read before waiting on fd again (TLS records); NULL: none.
 	 */
 	size_t (*pending)(struct transport *t);
+	/*
+	 * Takes a handshake as far as it goes without blocking: 1 done,
+	 * 0 to be called again once *events are ready on fd, -1 failed
+	 * (why in err).  NULL: no handshake (plain TCP).
+	 */
+	int (*handshake)(
+	    struct transport *t, short *events, char *err, size_t errsz);
+	/* What carries the bytes, e.g. "TLSv1.3"; NULL: plain TCP. */
+	const char *(*describe)(struct transport *t);
 	/* Ends the sending side (FIN, or close_notify then FIN). */
 	int (*shutdown)(struct transport *t);
 	/* Releases everything and closes fd. */
@@ -50,6 +59,7 @@ struct transport_ops {
 	 * sockets may; a TLS session may not).
 	 */
 	int concurrent_send;
+	const char *name; /* "TCP", "TLS": for messages */
 };
 
 struct transport {
