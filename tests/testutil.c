@@ -292,7 +292,11 @@ testutil_spawn(struct testutil_proc *p, char *const argv[])
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
-		execv(argv[0], argv);
+		/* A bare name is looked up on the PATH (openssl, ncat). */
+		if (strchr(argv[0], '/') != NULL)
+			execv(argv[0], argv);
+		else
+			execvp(argv[0], argv);
 		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}
