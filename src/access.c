@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "clock.h"
 
 struct access_slot {
 	uint8_t addr[16];
@@ -141,8 +142,11 @@ void
 access_counter_free(struct access_counter *c)
 {
 	free(c->slots);
+	free(c->penalties);
 	pthread_mutex_destroy(&c->lock);
 }
+
+static void access_expire_locked(struct access_counter *c, uint64_t now);
 
 static size_t
 access_hash(const uint8_t key[16])
@@ -192,6 +196,7 @@ access_counter_take(
 	if (access_key(sa, key) == -1)
 		return -1;
 	pthread_mutex_lock(&c->lock);
+	access_expire_locked(c, clock_now_ms());
 	if ((c->used + 1) * 2 > c->cap && access_grow(c) == -1)
 		goto out;
 	struct access_slot *slot = access_find(c, key);
@@ -207,19 +212,15 @@ out:
 	return rc;
 }
 
-void
-access_counter_put(struct access_counter *c, const struct sockaddr *sa)
+/* Gives back one slot of key; called with c->lock held. */
+static void
+access_put_locked(struct access_counter *c, const uint8_t key[16])
 {
-	uint8_t key[16];
-
-	if (access_key(sa, key) == -1)
-		return;
-	pthread_mutex_lock(&c->lock);
 	if (c->cap == 0)
-		goto out;
+		return;
 	struct access_slot *slot = access_find(c, key);
 	if (slot->count == 0 || --slot->count > 0)
-		goto out;
+		return;
 	/* Freed: re-insert the rest of its cluster so lookups still work. */
 	c->used--;
 	size_t i = (size_t)(slot - c->slots);
@@ -229,6 +230,67 @@ access_counter_put(struct access_counter *c, const struct sockaddr *sa)
 		c->slots[j].count = 0;
 		*access_find(c, moved.addr) = moved;
 	}
+}
+
+void
+access_counter_put(struct access_counter *c, const struct sockaddr *sa)
+{
+	uint8_t key[16];
+
+	if (access_key(sa, key) == -1)
+		return;
+	pthread_mutex_lock(&c->lock);
+	access_put_locked(c, key);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Gives back the slots of penalties expired by now (c->lock held). */
+static void
+access_expire_locked(struct access_counter *c, uint64_t now)
+{
+	size_t done = 0;
+
+	while (done < c->npenalties && c->penalties[done].until_ms <= now)
+		access_put_locked(c, c->penalties[done++].addr);
+	if (done > 0) {
+		memmove(c->penalties, c->penalties + done,
+		    (c->npenalties - done) * sizeof(*c->penalties));
+		c->npenalties -= done;
+	}
+}
+
+void
+access_counter_penalize(
+    struct access_counter *c, const struct sockaddr *sa, int ms)
+{
+	uint8_t key[16];
+
+	if (access_key(sa, key) == -1)
+		return;
+	pthread_mutex_lock(&c->lock);
+	if (c->npenalties == ACCESS_MAX_PENALTIES)
+		access_expire_locked(c, c->penalties[0].until_ms);
+	if (c->npenalties == c->penalty_cap) {
+		size_t cap = c->penalty_cap ? c->penalty_cap * 2 : 16;
+		struct access_penalty *p =
+		    realloc(c->penalties, cap * sizeof(*p));
+		if (p == NULL)
+			goto out;
+		c->penalties = p;
+		c->penalty_cap = cap;
+	}
+	if ((c->used + 1) * 2 > c->cap && access_grow(c) == -1)
+		goto out;
+	/* Held beyond --max-per-ip if need be: it is a penalty. */
+	struct access_slot *slot = access_find(c, key);
+	if (slot->count++ == 0) {
+		memcpy(slot->addr, key, 16);
+		c->used++;
+	}
+	/* Every penalty lasts as long: appending keeps expiry order. */
+	struct access_penalty *p = &c->penalties[c->npenalties++];
+	memcpy(p->addr, key, 16);
+	p->until_ms = clock_now_ms() + (uint64_t)ms;
 out:
 	pthread_mutex_unlock(&c->lock);
 }

@@ -41,11 +41,22 @@ int access_allowed(const struct access_list *list, const struct sockaddr *sa);
 void access_free(struct access_list *list);
 
 /* Connections per source address, for --max-per-ip. */
+/* A slot held for a while after a failed attempt (access_penalize). */
+struct access_penalty {
+	uint8_t addr[16];
+	uint64_t until_ms; /* clock_now_ms when it is given back */
+};
+
+/* Most penalties held at once; the oldest go first beyond it. */
+#define ACCESS_MAX_PENALTIES 65536
+
 struct access_counter {
 	pthread_mutex_t lock; /* guards everything below */
 	struct access_slot *slots;
 	size_t cap; /* a power of two */
 	size_t used;
+	struct access_penalty *penalties; /* in order of expiry */
+	size_t npenalties, penalty_cap;
 };
 
 void access_counter_init(struct access_counter *c);
@@ -57,5 +68,13 @@ int access_counter_take(
 
 /* Counts one connection from sa less. */
 void access_counter_put(struct access_counter *c, const struct sockaddr *sa);
+
+/*
+ * A failed attempt from sa (a wrong password): it holds one of the
+ * address's --max-per-ip slots for ms milliseconds, so guessing from one
+ * address is slow.  Expired penalties are given back by the next take.
+ */
+void access_counter_penalize(
+    struct access_counter *c, const struct sockaddr *sa, int ms);
 
 #endif

@@ -3,12 +3,14 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
+#include "clock.h"
 
 /* A sockaddr for a literal address. */
 static struct sockaddr_storage
@@ -137,6 +139,36 @@ START_TEST(test_counter_limits_each_address)
 }
 END_TEST
 
+/* Failed attempts hold a slot for a while, then give it back. */
+START_TEST(test_penalties_expire)
+{
+	struct access_counter c;
+	struct sockaddr_storage a = access_addr("10.0.0.7");
+	struct sockaddr_storage b = access_addr("10.0.0.8");
+	struct sockaddr *sa = (struct sockaddr *)&a;
+
+	access_counter_init(&c);
+	ck_assert_int_eq(access_counter_take(&c, sa, 2), 0);
+	uint64_t t0 = clock_now_ms();
+	access_counter_penalize(&c, sa, 300);
+	/* One connection and one penalty: the limit of 2 is reached. */
+	ck_assert_int_eq(access_counter_take(&c, sa, 2), -1);
+	ck_assert_int_eq(access_counter_take(&c, (struct sockaddr *)&b, 2), 0);
+	int rc = -1;
+	while (rc == -1 && clock_now_ms() - t0 < 5000) {
+		poll(NULL, 0, 20);
+		rc = access_counter_take(&c, sa, 2);
+	}
+	ck_assert_int_eq(rc, 0);
+	ck_assert_uint_ge(clock_now_ms() - t0, 300);
+	/* Penalties beyond the limit are still counted. */
+	for (int i = 0; i < 5; i++)
+		access_counter_penalize(&c, sa, 60000);
+	ck_assert_int_eq(access_counter_take(&c, sa, 6), -1);
+	access_counter_free(&c);
+}
+END_TEST
+
 /* Thousands of addresses in and out: counts stay exact. */
 START_TEST(test_counter_many_addresses)
 {
@@ -192,6 +224,7 @@ access_suite(void)
 	tc = tcase_create("per_ip");
 	tcase_add_test(tc, test_counter_limits_each_address);
 	tcase_add_test(tc, test_counter_many_addresses);
+	tcase_add_test(tc, test_penalties_expire);
 	suite_add_tcase(s, tc);
 	return s;
 }
