@@ -67,7 +67,8 @@ tcpchatd_help(void)
 	    "\n"
 	    "Console commands (chat and room): /list /to ID /msg ID TEXT "
 	    "/all TEXT\n"
-	    "/kick ID /stats /help /quit.  See tcpchatd(1).\n",
+	    "/kick ID /stats /help /quit.  See tcpchatd(1).\n"
+	    "\n" VERSION_HELP_FOOTER,
 	    SERVER_DEFAULT_MAX_LINE, SERVER_DEFAULT_MAX_QUEUE,
 	    SERVER_DEFAULT_DRAIN_MS, SERVER_DEFAULT_LINE_TIMEOUT);
 }
