@@ -1,9 +1,12 @@
 /*
- * fuzz_escape.c - libFuzzer target for the escaper: whatever the bytes,
- * the rendering holds no raw control byte (C0 but tab, DEL, C1 raw or as
- * UTF-8, the bidi and line-separator controls), is valid UTF-8, fits
- * ESCAPE_BOUND, and escape_render_bounded stays inside its buffer.  A
- * broken property aborts, which libFuzzer reports as a crash.
+ * fuzz_escape.c - libFuzzer target for the escaper, in both modes:
+ * whatever the bytes, the rendering holds no raw control byte and no
+ * code point of General Category Cc or Cf, nor U+2028 or U+2029 (tab
+ * excepted); it is valid UTF-8, fits ESCAPE_BOUND, and the bounded
+ * rendering stays inside its buffer.  With ESCAPE_BACKSLASH every
+ * backslash out starts an escape and the rendering decodes back to the
+ * input byte for byte, so no escape can be faked.  A broken property
+ * aborts, which libFuzzer reports as a crash.
  */
 #include "config.h"
 
@@ -11,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unictype.h>
+#include <unistr.h>
 
 #include "escape.h"
 #include "fuzz_utf8.h"
@@ -30,13 +35,21 @@ fuzz_escape_fail(const char *what, const char *out, size_t outlen)
 	abort();
 }
 
-/* Whether a terminal must never see cp raw. */
+/*
+ * Whether a terminal must never see cp raw: by its Unicode property,
+ * asked through another libunistring entry point than escape.c's.
+ */
 static int
 fuzz_escape_is_control(uint32_t cp)
 {
-	return (cp < 0x20 && cp != '\t') || cp == 0x7f ||
-	    (cp >= 0x80 && cp <= 0x9f) || cp == 0x200e || cp == 0x200f ||
-	    (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+	uc_general_category_t gc = uc_general_category(cp);
+
+	if (cp == '\t')
+		return 0;
+	return uc_is_general_category(cp, UC_CATEGORY_Cc) ||
+	    uc_is_general_category(cp, UC_CATEGORY_Cf) ||
+	    strcmp(uc_general_category_name(gc), "Zl") == 0 ||
+	    strcmp(uc_general_category_name(gc), "Zp") == 0;
 }
 
 /*
@@ -73,6 +86,153 @@ fuzz_escape_check_output(const char *out, size_t outlen)
 	}
 	if (out[outlen] != '\0' || strlen(out) != outlen)
 		fuzz_escape_fail("length or NUL terminator wrong", out, outlen);
+}
+
+/* The value of n hex digits at s, or -1 if they are not all hex. */
+static long
+fuzz_escape_hex(const char *s, size_t avail, size_t n)
+{
+	long v = 0;
+
+	if (avail < n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c >= '0' && c <= '9')
+			v = v * 16 + (c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v * 16 + (c - 'a' + 10);
+		else
+			return -1;
+	}
+	return v;
+}
+
+/*
+ * Decodes an ESCAPE_BACKSLASH rendering as a reader would: "\\", "\n",
+ * "\r", "\xHH", "\uHHHH", "\UHHHHHHHH", anything else as it is.  Aborts
+ * on a backslash that starts none of them.  Returns the decoded length;
+ * out holds at least len bytes.
+ */
+static size_t
+fuzz_escape_unvis(const char *in, size_t len, unsigned char *out)
+{
+	size_t i = 0, o = 0;
+	long v;
+
+	while (i < len) {
+		if (in[i] != '\\') {
+			out[o++] = (unsigned char)in[i++];
+			continue;
+		}
+		if (i + 1 >= len)
+			fuzz_escape_fail(
+			    "a lone backslash at the end", in, len);
+		switch (in[i + 1]) {
+		case '\\':
+			out[o++] = '\\';
+			i += 2;
+			break;
+		case 'n':
+			out[o++] = '\n';
+			i += 2;
+			break;
+		case 'r':
+			out[o++] = '\r';
+			i += 2;
+			break;
+		case 'x':
+			if ((v = fuzz_escape_hex(in + i + 2, len - i - 2, 2)) <
+			    0)
+				fuzz_escape_fail("a bad \\x escape", in, len);
+			out[o++] = (unsigned char)v;
+			i += 4;
+			break;
+		case 'u':
+		case 'U': {
+			size_t digits = in[i + 1] == 'u' ? 4 : 8;
+			v = fuzz_escape_hex(in + i + 2, len - i - 2, digits);
+			if (v < 0 || v > 0x10ffff ||
+			    !fuzz_escape_is_control((uint32_t)v) ||
+			    (digits == 8) != (v > 0xffff))
+				fuzz_escape_fail("a bad \\u escape", in, len);
+			o += (size_t)u8_uctomb(out + o, (ucs4_t)v, 4);
+			i += 2 + digits;
+			break;
+		}
+		default:
+			fuzz_escape_fail(
+			    "a backslash that starts no escape", in, len);
+		}
+	}
+	return o;
+}
+
+/*
+ * The ESCAPE_BACKSLASH rendering: safe like the other, and every
+ * backslash in it is an escape, so that decoding gives the input back.
+ */
+static void
+fuzz_escape_check_vis(const uint8_t *data, size_t size)
+{
+	const char *in = (const char *)data;
+	char *vis = malloc(ESCAPE_BOUND(size));
+	unsigned char *back = malloc(ESCAPE_BOUND(size));
+	size_t n, m;
+
+	if (vis == NULL || back == NULL)
+		goto out;
+	n = escape_render_flags(vis, in, size, ESCAPE_BACKSLASH);
+	if (n + 1 > ESCAPE_BOUND(size))
+		fuzz_escape_fail("longer than ESCAPE_BOUND", vis, n);
+	fuzz_escape_check_output(vis, n);
+	m = fuzz_escape_unvis(vis, n, back);
+	if (m != size || memcmp(back, data, size) != 0)
+		fuzz_escape_fail("does not decode to the input", vis, n);
+	if (fuzz_escape_clean(data, size) == 1 &&
+	    memchr(data, '\\', size) == NULL &&
+	    (n != size || memcmp(vis, in, size) != 0))
+		fuzz_escape_fail("clean UTF-8 was changed", vis, n);
+out:
+	free(back);
+	free(vis);
+}
+
+/*
+ * The bounded rendering with flags of a cut-off point: a prefix of the
+ * whole one then "...", and in backslash mode still only escapes.
+ */
+static void
+fuzz_escape_check_bounded_vis(const uint8_t *data, size_t size, size_t outsize)
+{
+	char *full = malloc(ESCAPE_BOUND(size)), *out = malloc(outsize + 1);
+	unsigned char *back = malloc(ESCAPE_BOUND(size));
+	size_t full_len, n;
+
+	if (full == NULL || out == NULL || back == NULL || outsize == 0)
+		goto out;
+	full_len = escape_render_flags(
+	    full, (const char *)data, size, ESCAPE_BACKSLASH);
+	n = escape_render_bounded_flags(
+	    out, outsize, (const char *)data, size, ESCAPE_BACKSLASH);
+	if (n >= outsize)
+		fuzz_escape_fail("bounded output overflows", out, n);
+	fuzz_escape_check_output(out, n);
+	if (full_len < outsize) {
+		if (n != full_len || memcmp(out, full, n) != 0)
+			fuzz_escape_fail("cut although it fits", out, n);
+	} else if (n >= 3) {
+		if (memcmp(out + n - 3, "...", 3) != 0 ||
+		    memcmp(out, full, n - 3) != 0)
+			fuzz_escape_fail(
+			    "cut is not a prefix and \"...\"", out, n);
+		/* The kept part is whole escapes only. */
+		fuzz_escape_unvis(out, n - 3, back);
+	}
+out:
+	free(back);
+	free(out);
+	free(full);
 }
 
 int
@@ -131,5 +291,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	free(out);
 	free(full);
+	fuzz_escape_check_vis(data, size);
+	fuzz_escape_check_bounded_vis(data, size, outsize);
 	return 0;
 }

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unictype.h>
 
 #include "escape.h"
 
@@ -51,19 +52,26 @@ escape_utf8_decode(const unsigned char *in, size_t len, uint32_t *cp)
 	return need;
 }
 
-/* Code points shown as \uXXXX: C1 controls and invisible reorderers. */
+/*
+ * Code points shown as \uXXXX: controls (C1; C0 and DEL are handled
+ * before), format characters and the line and paragraph separators.
+ * Unassigned code points pass: a terminal shows them as a box.
+ */
 static int
-escape_is_unicode_control(uint32_t cp)
+escape_is_invisible(uint32_t cp)
 {
-	return (cp >= 0x80 && cp <= 0x9f) || /* C1 controls */
-	    (cp >= 0x200e && cp <= 0x200f) || /* LRM, RLM */
-	    (cp >= 0x2028 && cp <= 0x202e) || /* separators, embeddings */
-	    (cp >= 0x2066 && cp <= 0x2069); /* isolates */
+	return uc_is_general_category_withtable(cp,
+	    UC_CATEGORY_MASK_Cc | UC_CATEGORY_MASK_Cf | UC_CATEGORY_MASK_Zl |
+	        UC_CATEGORY_MASK_Zp);
 }
 
-/* Writes the escape for one byte or code point into out; its length. */
+/*
+ * Writes the escape for one byte or code point into out (16 bytes at
+ * least); its length.
+ */
 static size_t
-escape_one(char *out, const unsigned char *in, size_t len, size_t *used)
+escape_one(char *out, const unsigned char *in, size_t len, size_t *used,
+    unsigned flags)
 {
 	uint32_t cp;
 	size_t n = escape_utf8_decode(in, len, &cp);
@@ -73,6 +81,8 @@ escape_one(char *out, const unsigned char *in, size_t len, size_t *used)
 		return (size_t)sprintf(out, "\\x%02x", in[0]);
 	}
 	*used = n;
+	if (cp == '\\' && (flags & ESCAPE_BACKSLASH))
+		return (size_t)sprintf(out, "\\\\");
 	if (cp == '\t' || (cp >= 0x20 && cp < 0x7f)) {
 		out[0] = (char)cp;
 		return 1;
@@ -83,20 +93,21 @@ escape_one(char *out, const unsigned char *in, size_t len, size_t *used)
 		return (size_t)sprintf(out, "\\r");
 	if (cp < 0x20 || cp == 0x7f)
 		return (size_t)sprintf(out, "\\x%02x", cp);
-	if (escape_is_unicode_control(cp))
-		return (size_t)sprintf(out, "\\u%04x", cp);
+	if (escape_is_invisible(cp))
+		return (size_t)sprintf(
+		    out, cp > 0xffff ? "\\U%08x" : "\\u%04x", cp);
 	memcpy(out, in, n);
 	return n;
 }
 
 size_t
-escape_render(char *out, const char *in, size_t len)
+escape_render_flags(char *out, const char *in, size_t len, unsigned flags)
 {
 	const unsigned char *p = (const unsigned char *)in;
 	size_t i = 0, o = 0, used;
 
 	while (i < len) {
-		o += escape_one(out + o, p + i, len - i, &used);
+		o += escape_one(out + o, p + i, len - i, &used, flags);
 		i += used;
 	}
 	out[o] = '\0';
@@ -105,32 +116,39 @@ escape_render(char *out, const char *in, size_t len)
 
 /* The length escape_render would return for in[0..len). */
 static size_t
-escape_rendered_length(const unsigned char *in, size_t len)
+escape_rendered_length(const unsigned char *in, size_t len, unsigned flags)
 {
-	char one[8];
+	char one[16];
 	size_t i = 0, o = 0, used;
 
 	while (i < len) {
-		o += escape_one(one, in + i, len - i, &used);
+		o += escape_one(one, in + i, len - i, &used, flags);
 		i += used;
 	}
 	return o;
 }
 
 size_t
-escape_render_bounded(char *out, size_t outsize, const char *in, size_t len)
+escape_render(char *out, const char *in, size_t len)
+{
+	return escape_render_flags(out, in, len, 0);
+}
+
+size_t
+escape_render_bounded_flags(
+    char *out, size_t outsize, const char *in, size_t len, unsigned flags)
 {
 	const unsigned char *p = (const unsigned char *)in;
-	char one[8];
+	char one[16];
 	size_t i = 0, o = 0, used, n;
 	int fits;
 
 	if (outsize == 0)
 		return 0;
 	/* Only a rendering that does not fit is cut. */
-	fits = escape_rendered_length(p, len) < outsize;
+	fits = escape_rendered_length(p, len, flags) < outsize;
 	while (i < len) {
-		n = escape_one(one, p + i, len - i, &used);
+		n = escape_one(one, p + i, len - i, &used, flags);
 		if (!fits && o + n + 4 > outsize) {
 			/* No room for this and a "..." after it. */
 			if (o + 4 <= outsize) {
@@ -145,4 +163,10 @@ escape_render_bounded(char *out, size_t outsize, const char *in, size_t len)
 	}
 	out[o] = '\0';
 	return o;
+}
+
+size_t
+escape_render_bounded(char *out, size_t outsize, const char *in, size_t len)
+{
+	return escape_render_bounded_flags(out, outsize, in, len, 0);
 }

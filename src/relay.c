@@ -120,7 +120,7 @@ relay_escape(const char *msg, size_t len, char *stack, size_t size)
 	if (ESCAPE_BOUND(len) > size &&
 	    (out = malloc(ESCAPE_BOUND(len))) == NULL)
 		return NULL;
-	escape_render(out, msg, len);
+	escape_render_flags(out, msg, len, ESCAPE_BACKSLASH);
 	return out;
 }
 
@@ -140,7 +140,8 @@ relay_report_failed(
 	    &r->stats->undelivered, 1, memory_order_relaxed);
 	if (len > 0 && text[len - 1] == '\n')
 		len--;
-	escape_render_bounded(excerpt, sizeof(excerpt), text, len);
+	escape_render_bounded_flags(
+	    excerpt, sizeof(excerpt), text, len, ESCAPE_BACKSLASH);
 	console_print(r->console, "#%" PRIu64 " %s: not delivered (%s): %s",
 	    s->id, s->addr,
 	    rc == SESSION_FULL        ? "client too slow, dropping it"
@@ -375,8 +376,8 @@ relay_report_lost(struct relay *r, struct session *s,
 		size_t len = m->buf->len;
 		if (len > 0 && m->buf->data[len - 1] == '\n')
 			len--;
-		escape_render_bounded(
-		    excerpt, sizeof(excerpt), m->buf->data, len);
+		escape_render_bounded_flags(excerpt, sizeof(excerpt),
+		    m->buf->data, len, ESCAPE_BACKSLASH);
 		console_print(r->console, "#%" PRIu64 "   not delivered%s: %s",
 		    s->id, m->off ? " (partly sent)" : "", excerpt);
 	}

@@ -82,7 +82,7 @@ transcript_format(char *line, size_t need, uint64_t id, const char *addr,
 	else
 		n = (size_t)snprintf(line, need, "%s.%03dZ %s: ", stamp,
 		    (int)(tv.tv_usec / 1000), what);
-	n += escape_render(line + n, text, len);
+	n += escape_render_flags(line + n, text, len, ESCAPE_BACKSLASH);
 	line[n++] = '\n';
 	return n;
 }

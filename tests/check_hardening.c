@@ -534,8 +534,9 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	char path[] = "/tmp/check_hardening_logXXXXXX";
 	int logfd = mkstemp(path);
 	const char *extra[] = {"--log", path, NULL};
+	const char *typed_shown = "typed \\\\x1b, real \\x1b, mark \\u061c";
 	struct testutil_chatd h;
-	char buf[512];
+	char buf[1024];
 
 	ck_assert_int_ge(logfd, 0);
 	testutil_chatd_start(&h, "room", extra);
@@ -550,6 +551,15 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	    "\\x00nul \xe4\xbd\xa0\xe5\xa5\xbd\n");
 	testutil_chatd_expect_sub(&h, "#1 127.0.0.1");
 	ck_assert_ptr_nonnull(strstr(h.line, "\\x1b]0;owned\\x07"));
+	/*
+	 * A backslash typed as text is doubled, so the text "\x1b" cannot
+	 * pass for an escaped ESC byte; a format character is escaped.
+	 */
+	testutil_send_str(a, "typed \\x1b, real \x1b, mark \xd8\x9c\n");
+	testutil_expect_str(b, "#1: typed \\\\x1b, real \\x1b, mark \\u061c\n");
+	testutil_chatd_expect_sub(&h, "#1 127.0.0.1");
+	ck_assert_msg(
+	    strstr(h.line, typed_shown) != NULL, "console: %s", h.line);
 	close(a);
 	close(b);
 	testutil_chatd_stop(&h);
@@ -557,6 +567,7 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	ck_assert_int_gt(n, 0);
 	buf[n] = '\0';
 	ck_assert_ptr_nonnull(strstr(buf, " in: \\x1b]0;owned"));
+	ck_assert_msg(strstr(buf, typed_shown) != NULL, "transcript: %s", buf);
 	for (ssize_t i = 0; i < n; i++)
 		ck_assert_msg(buf[i] == '\n' ||
 		        ((unsigned char)buf[i] >= 0x20 && buf[i] != 0x7f),
