@@ -154,6 +154,21 @@ args_number(const char *text, long long min, long long max, long long *value,
 	return 0;
 }
 
+/* A bound for a message, in the largest unit that divides it: "24h". */
+static const char *
+args_format_ms(int64_t ms, char *buf, size_t size)
+{
+	if (ms >= 3600000 && ms % 3600000 == 0)
+		snprintf(buf, size, "%lldh", (long long)(ms / 3600000));
+	else if (ms >= 60000 && ms % 60000 == 0)
+		snprintf(buf, size, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, size, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, size, "%lldms", (long long)ms);
+	return buf;
+}
+
 int
 args_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *ms,
     char *err, size_t errsz)
@@ -182,9 +197,72 @@ args_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *ms,
 				*ms = min_ms;
 			return 0;
 		}
+	char lo[32], hi[32];
 	return args_fail(err, errsz,
-	    "'%s' is not a duration from %gs to %gs (e.g. 500ms, 10s, 2m)",
-	    text, (double)min_ms / 1000, (double)max_ms / 1000);
+	    "'%s' is not a duration from %s to %s (e.g. 500ms, 10s, 2m)", text,
+	    args_format_ms(min_ms, lo, sizeof(lo)),
+	    args_format_ms(max_ms, hi, sizeof(hi)));
+}
+
+/*
+ * The long options name[0..len) abbreviates, as "--a, --b", into buf.
+ * Returns how many there are.
+ */
+static int
+args_matches(const struct option *longopts, const char *name, size_t len,
+    char *buf, size_t size)
+{
+	size_t used = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	for (; longopts != NULL && longopts->name != NULL; longopts++) {
+		if (strncmp(longopts->name, name, len) != 0)
+			continue;
+		if (strlen(longopts->name) == len)
+			return 1; /* an exact match is never ambiguous */
+		int w = snprintf(buf + used, size - used, "%s--%s",
+		    n > 0 ? ", " : "", longopts->name);
+		if (w > 0 && (size_t)w < size - used)
+			used += (size_t)w;
+		n++;
+	}
+	return n;
+}
+
+void
+args_option_error(int c, int opt, char *const argv[], int ind,
+    const struct option *longopts, char *err, size_t errsz)
+{
+	const char *typed = ind > 0 ? argv[ind - 1] : NULL;
+	char name[64], matches[160];
+
+	if (typed != NULL && strncmp(typed, "--", 2) == 0) {
+		/* A long option, as typed, without any "=value". */
+		size_t n = strcspn(typed, "=");
+		snprintf(name, sizeof(name), "%.*s", (int)n, typed);
+		if (c == ':')
+			args_fail(
+			    err, errsz, "option '%s' needs a value", name);
+		else if (typed[n] == '=' && opt != 0)
+			args_fail(
+			    err, errsz, "option '%s' takes no value", name);
+		else if (args_matches(longopts, typed + 2, n - 2, matches,
+		             sizeof(matches)) > 1)
+			args_fail(err, errsz, "option '%s' is ambiguous (%s)",
+			    name, matches);
+		else
+			args_fail(err, errsz, "unknown option '%s'", name);
+		return;
+	}
+	if (opt > 0 && opt < 256 && opt != '?' && opt != ':')
+		snprintf(name, sizeof(name), "-%c", opt);
+	else
+		snprintf(name, sizeof(name), "%s", typed != NULL ? typed : "?");
+	if (c == ':')
+		args_fail(err, errsz, "option '%s' needs a value", name);
+	else
+		args_fail(err, errsz, "unknown option '%s'", name);
 }
 
 int

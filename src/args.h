@@ -8,6 +8,7 @@
 #ifndef TCPCHAT_ARGS_H
 #define TCPCHAT_ARGS_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -63,6 +64,19 @@ int args_number(const char *text, long long min, long long max,
  */
 int args_duration_ms(const char *text, int64_t min_ms, int64_t max_ms,
     int64_t *ms, char *err, size_t errsz);
+
+/*
+ * Says why getopt_long stopped, for a usage error, when it was called
+ * with opterr 0 and an optstring that starts with ':': c is what it
+ * returned ('?' or ':'), opt the value of optopt, argv and ind (optind)
+ * as it left them, longopts its table (or NULL).  Writes "unknown
+ * option '--frobnicate'", "option '-p' needs a value", "option '--quiet'
+ * takes no value" or "option '--max' is ambiguous (--max-line,
+ * --max-queue)" into err, naming the option as typed, never with the
+ * program's path.
+ */
+void args_option_error(int c, int opt, char *const argv[], int ind,
+    const struct option *longopts, char *err, size_t errsz);
 
 /*
  * Prints "PROG: MESSAGE" and "Try 'PROG --help'." on standard error and

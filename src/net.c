@@ -41,9 +41,12 @@ net_resolve(
 	return getaddrinfo(host, port, &hints, res);
 }
 
-/* Binds and listens on one address.  Returns the socket or -1. */
+/*
+ * Binds and listens on one address; an IPv6 socket takes IPv4 too unless
+ * v6only.  Returns the socket or -1.
+ */
 static int
-net_listen_one(const struct addrinfo *ai, int backlog)
+net_listen_one(const struct addrinfo *ai, int backlog, int v6only)
 {
 	int fd, on = 1, off = 0, save_errno;
 
@@ -55,8 +58,8 @@ net_listen_one(const struct addrinfo *ai, int backlog)
 		goto fail;
 	/* "::" serves IPv4 too, whatever the system default says. */
 	if (ai->ai_family == AF_INET6)
-		(void)setsockopt(
-		    fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY,
+		    v6only ? &on : &off, sizeof(off));
 	if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1)
 		goto fail;
 	if (listen(fd, backlog) == -1)
@@ -72,8 +75,16 @@ fail:
 int
 net_listen(const char *host, const char *port, int backlog, int *gai_error)
 {
+	return net_listen_family(host, port, AF_UNSPEC, backlog, gai_error);
+}
+
+int
+net_listen_family(
+    const char *host, const char *port, int family, int backlog, int *gai_error)
+{
 	struct addrinfo *res0, *res;
-	int fd = -1, rc, save_errno = EADDRNOTAVAIL;
+	int fd = -1, rc, save_errno = EAFNOSUPPORT;
+	int v6only = family == AF_INET6;
 
 	if (gai_error != NULL)
 		*gai_error = 0;
@@ -84,14 +95,16 @@ net_listen(const char *host, const char *port, int backlog, int *gai_error)
 		return -1;
 	}
 	/* With no host, prefer the IPv6 wildcard: it serves both families. */
-	if (host == NULL || *host == '\0') {
+	if ((host == NULL || *host == '\0') && family != AF_INET) {
 		for (res = res0; res; res = res->ai_next)
 			if (res->ai_family == AF_INET6 &&
-			    (fd = net_listen_one(res, backlog)) != -1)
+			    (fd = net_listen_one(res, backlog, v6only)) != -1)
 				break;
 	}
 	for (res = res0; fd == -1 && res; res = res->ai_next) {
-		if ((fd = net_listen_one(res, backlog)) == -1)
+		if (family != AF_UNSPEC && res->ai_family != family)
+			continue;
+		if ((fd = net_listen_one(res, backlog, v6only)) == -1)
 			save_errno = errno;
 	}
 	freeaddrinfo(res0);

@@ -22,6 +22,14 @@
 int net_listen(const char *host, const char *port, int backlog, int *gai_error);
 
 /*
+ * As net_listen, on addresses of one family only: AF_INET, AF_INET6 (an
+ * IPv6 socket then takes no IPv4) or AF_UNSPEC (any, as net_listen).
+ * With no address of that family errno is EAFNOSUPPORT.
+ */
+int net_listen_family(const char *host, const char *port, int family,
+    int backlog, int *gai_error);
+
+/*
  * Connects to host:port, trying each address in turn until one answers,
  * within timeout_ms in all (negative: no limit).  Returns a blocking,
  * close-on-exec socket or -1 (errno ETIMEDOUT when time ran out).

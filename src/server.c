@@ -93,8 +93,9 @@ server_config_defaults(struct server_config *cfg)
 	cfg->drain_ms = SERVER_DEFAULT_DRAIN_MS;
 	cfg->console_fd = 0;
 	cfg->console_out_fd = 1;
-	cfg->line_timeout_s = SERVER_DEFAULT_LINE_TIMEOUT;
-	cfg->handshake_timeout_s = SERVER_DEFAULT_HANDSHAKE_TIMEOUT;
+	cfg->line_timeout_ms = SERVER_DEFAULT_LINE_TIMEOUT * 1000;
+	cfg->handshake_timeout_ms = SERVER_DEFAULT_HANDSHAKE_TIMEOUT * 1000;
+	cfg->family = AF_UNSPEC;
 }
 
 size_t
@@ -154,6 +155,20 @@ server_on_data(void *ctx, struct session *s, const char *buf, size_t len)
 	return relay_data(srv->relay, s, buf, len);
 }
 
+/* -v: how long a connection lasted and the messages it moved. */
+static void
+server_say_session_totals(struct server *srv, struct session *s)
+{
+	uint64_t in, out, ms = clock_now_ms() - s->connected_ms;
+
+	session_counts(s, &in, &out);
+	console_print(srv->console,
+	    "#%llu %s: %llu.%03llu s connected, %llu message%s in, %llu out",
+	    (unsigned long long)s->id, s->addr, (unsigned long long)(ms / 1000),
+	    (unsigned long long)(ms % 1000), (unsigned long long)in,
+	    in == 1 ? "" : "s", (unsigned long long)out);
+}
+
 /* A session ended: its admission is undone, then the relay is told. */
 static void
 server_on_closed(void *ctx, struct session *s, const char *reason,
@@ -165,6 +180,8 @@ server_on_closed(void *ctx, struct session *s, const char *reason,
 		access_counter_put(&srv->per_ip, (struct sockaddr *)&s->peer);
 	int online = registry_remove(srv->registry, s);
 	relay_left(srv->relay, s, reason, undelivered, lost, online);
+	if (srv->cfg.verbose >= 1)
+		server_say_session_totals(srv, s);
 }
 
 static const struct session_callbacks server_framed_callbacks = {
@@ -356,6 +373,18 @@ server_tls_reload(struct server *srv)
 	return 0;
 }
 
+/* -vv: which of the server's addresses a client reached. */
+static void
+server_say_accepted(struct server *srv, const struct session *s, int fd)
+{
+	char local[NET_ADDRSTRLEN];
+
+	if (net_local_name(fd, local, sizeof(local)) == -1)
+		snprintf(local, sizeof(local), "?");
+	console_print(srv->console, "#%llu %s accepted on %s",
+	    (unsigned long long)s->id, s->addr, local);
+}
+
 /* Admits one accepted connection: a session and its thread, or a refusal. */
 static void
 server_admit(struct server *srv, int fd, const struct sockaddr *sa,
@@ -394,6 +423,8 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 		server_exhausted_notice(notice, sizeof(notice));
 		goto refuse;
 	}
+	if (srv->cfg.verbose >= 2)
+		server_say_accepted(srv, s, fd);
 	if ((rc = session_start(s, attr)) != 0) {
 		registry_remove(srv->registry, s);
 		snprintf(why, sizeof(why), "cannot start a thread: %s",
@@ -570,9 +601,9 @@ server_limits_init(struct server *srv)
 	    .max_line = cfg->max_line,
 	    .max_queue = cfg->max_queue,
 	    .flush_ms = SERVER_FLUSH_MS,
-	    .idle_timeout_ms = cfg->idle_timeout_s * 1000,
-	    .line_timeout_ms = cfg->line_timeout_s * 1000,
-	    .handshake_timeout_ms = cfg->handshake_timeout_s * 1000,
+	    .idle_timeout_ms = cfg->idle_timeout_ms,
+	    .line_timeout_ms = cfg->line_timeout_ms,
+	    .handshake_timeout_ms = cfg->handshake_timeout_ms,
 	    .drain_ms = cfg->drain_ms,
 	    .linger_ms = SERVER_LINGER_MS,
 	    .direct_send = cfg->mode != SERVER_ECHO,
@@ -609,7 +640,8 @@ server_open(struct server *srv)
 		    cfg->log_path, strerror(errno));
 		return -1;
 	}
-	srv->lfd = net_listen(cfg->host, cfg->port, cfg->backlog, &gai);
+	srv->lfd = net_listen_family(
+	    cfg->host, cfg->port, cfg->family, cfg->backlog, &gai);
 	if (srv->lfd == -1) {
 		server_error(srv, "tcpchatd: cannot listen on %s port %s: %s",
 		    cfg->host, cfg->port, net_strerror(gai, errno));
@@ -702,6 +734,42 @@ server_new(const struct server_config *cfg, int err_fd, sigset_t *waitmask)
 	return srv;
 }
 
+/* A duration for the console: "off" for 0, else "1.5 s" or "40 ms". */
+static const char *
+server_format_ms(int ms, char *buf, size_t size)
+{
+	if (ms == 0)
+		snprintf(buf, size, "off");
+	else if (ms % 1000 == 0)
+		snprintf(buf, size, "%d s", ms / 1000);
+	else if (ms > 1000)
+		snprintf(buf, size, "%.3g s", ms / 1000.0);
+	else
+		snprintf(buf, size, "%d ms", ms);
+	return buf;
+}
+
+/* -v: the limits in force, after the listening line. */
+static void
+server_say_limits(struct server *srv)
+{
+	const struct server_config *cfg = &srv->cfg;
+	char idle[32], line[32], drain[32], per_ip[32];
+
+	if (cfg->max_per_ip == 0)
+		snprintf(per_ip, sizeof(per_ip), "off");
+	else
+		snprintf(per_ip, sizeof(per_ip), "%u", cfg->max_per_ip);
+	console_print(srv->console,
+	    "tcpchatd: limits: max-clients %d, max-per-ip %s, max-line %zu "
+	    "bytes, max-queue %zu bytes, idle-timeout %s, line-timeout %s, "
+	    "drain-time %s",
+	    cfg->max_clients, per_ip, cfg->max_line, cfg->max_queue,
+	    server_format_ms(cfg->idle_timeout_ms, idle, sizeof(idle)),
+	    server_format_ms(cfg->line_timeout_ms, line, sizeof(line)),
+	    server_format_ms(cfg->drain_ms, drain, sizeof(drain)));
+}
+
 /* Prints the listening line and starts the console.  0, or -1. */
 static int
 server_start(struct server *srv)
@@ -732,6 +800,8 @@ server_start(struct server *srv)
 	}
 	transcript_write(
 	    srv->log, 0, "", "listening", srv->name, strlen(srv->name));
+	if (srv->cfg.verbose >= 1)
+		server_say_limits(srv);
 	return 0;
 }
 

@@ -33,7 +33,7 @@ enum server_mode {
 #define SERVER_DEFAULT_DRAIN_MS 3000
 /* An unterminated message is handed on after this much quiet. */
 #define SERVER_FLUSH_MS 40
-/* A line must be complete within this time (slowloris). */
+/* A line must be complete within this many seconds (slowloris). */
 #define SERVER_DEFAULT_LINE_TIMEOUT 60
 /* A TLS handshake must be over within this time. */
 #define SERVER_DEFAULT_HANDSHAKE_TIMEOUT 10
@@ -54,12 +54,14 @@ struct server_config {
 	int console_out_fd; /* operator output */
 	struct access_list access; /* --allow and --deny */
 	unsigned max_per_ip; /* 0: no limit */
-	int idle_timeout_s; /* 0: none */
-	int line_timeout_s; /* an unfinished line gets this long */
+	int idle_timeout_ms; /* 0: none */
+	int line_timeout_ms; /* an unfinished line gets this long; 0: none */
 	const char *tls_cert; /* serve TLS only: this certificate chain */
 	const char *tls_key; /* and its key (NULL: in tls_cert's file) */
 	const char *tls_client_ca; /* require client certificates, or NULL */
-	int handshake_timeout_s; /* a TLS handshake gets this long */
+	int handshake_timeout_ms; /* a TLS handshake gets this long */
+	int family; /* AF_UNSPEC, or AF_INET (-4) or AF_INET6 (-6) only */
+	int verbose; /* -v given this often: more on the console */
 };
 
 /* The default --max-queue-total for this machine. */

@@ -1044,8 +1044,8 @@ START_TEST(test_bad_options)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		run_expect_exit(bad[i], 2, err, sizeof(err));
-		ck_assert_msg(strstr(err, "tcpchatd") != NULL &&
-		        strstr(err, "usage: tcpchatd") != NULL,
+		ck_assert_msg(strncmp(err, "tcpchatd: ", 10) == 0 &&
+		        strstr(err, "\nTry 'tcpchatd --help'.\n") != NULL,
 		    "tcpchatd %s: unclear stderr: %.2000s", bad[i][0], err);
 	}
 }

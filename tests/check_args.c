@@ -1,0 +1,185 @@
+/*
+ * check_args.c - the command-line vocabulary the three programs share:
+ * endpoints, ports, numbers, durations and the words of usage errors.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+/* The options of a made-up program, with look-alike long names. */
+static const struct option args_test_longopts[] = {
+    {"port", required_argument, NULL, 'p'}, {"quiet", no_argument, NULL, 'q'},
+    {"max-line", required_argument, NULL, 256},
+    {"max-queue", required_argument, NULL, 257},
+    {"max", no_argument, NULL, 258}, /* exact: never ambiguous */
+    {"maximal-fun", no_argument, NULL, 259}, {NULL, 0, NULL, 0}};
+
+/*
+ * Runs getopt_long over the words (getopt may permute them, hence not
+ * const) as tcpchatd does (opterr 0, ':' first)
+ * until it stops at an error, and returns what args_option_error said.
+ */
+static const char *
+args_test_error(char **words)
+{
+	static char err[ARGS_ERR_MAX];
+	int argc = 0, c;
+
+	while (words[argc] != NULL)
+		argc++;
+	optind = 0; /* glibc: start afresh */
+	opterr = 0;
+	err[0] = '\0';
+	while ((c = getopt_long(
+	            argc, words, ":p:q", args_test_longopts, NULL)) != -1) {
+		if (c == '?' || c == ':') {
+			args_option_error(c, optopt, words, optind,
+			    args_test_longopts, err, sizeof(err));
+			break;
+		}
+	}
+	return err;
+}
+
+#define ERROR_FOR(expect, ...)                                                 \
+	do {                                                                   \
+		const char *words[] = {"./path/to/prog", __VA_ARGS__, NULL};   \
+		ck_assert_str_eq(args_test_error((char **)words), (expect));   \
+	} while (0)
+
+START_TEST(test_unknown_options)
+{
+	ERROR_FOR("unknown option '-x'", "-x");
+	ERROR_FOR("unknown option '-x'", "-qx");
+	ERROR_FOR("unknown option '--frobnicate'", "--frobnicate");
+	ERROR_FOR("unknown option '--frobnicate'", "--frobnicate=1");
+	ERROR_FOR("unknown option '--frobnicate'", "-q", "--frobnicate");
+}
+END_TEST
+
+START_TEST(test_missing_and_extra_values)
+{
+	ERROR_FOR("option '-p' needs a value", "-p");
+	ERROR_FOR("option '-p' needs a value", "-q", "-p");
+	ERROR_FOR("option '--port' needs a value", "--port");
+	ERROR_FOR("option '--max-line' needs a value", "--max-line");
+	ERROR_FOR("option '--quiet' takes no value", "--quiet=yes");
+}
+END_TEST
+
+START_TEST(test_ambiguous)
+{
+	ERROR_FOR("option '--max-' is ambiguous (--max-line, --max-queue)",
+	    "--max-", "1");
+	ERROR_FOR("option '--ma' is ambiguous (--max-line, --max-queue, "
+	          "--max, --maximal-fun)",
+	    "--ma");
+	/* An abbreviation with one match is that option. */
+	ERROR_FOR("", "--qui", "--max-l", "1");
+}
+END_TEST
+
+/* The messages never name the program's path. */
+START_TEST(test_no_path_in_messages)
+{
+	const char *words[] = {"./path/to/prog", "--bogus", NULL};
+
+	ck_assert_ptr_null(strstr(args_test_error((char **)words), "path"));
+}
+END_TEST
+
+/* The -l forms of tcpchatd: a listener may have port 0. */
+START_TEST(test_listen_endpoints)
+{
+	struct args_endpoint ep;
+	char err[ARGS_ERR_MAX];
+
+	memset(&ep, 0, sizeof(ep));
+	ck_assert_int_eq(args_endpoint("[::1]:0", 1, &ep, err, sizeof(err)), 0);
+	ck_assert_str_eq(ep.host, "::1");
+	ck_assert_str_eq(ep.port, "0");
+	memset(&ep, 0, sizeof(ep));
+	ck_assert_int_eq(args_endpoint("::", 1, &ep, err, sizeof(err)), 0);
+	ck_assert_str_eq(ep.host, "::");
+	ck_assert_str_eq(ep.port, "");
+	memset(&ep, 0, sizeof(ep));
+	ck_assert_int_eq(args_endpoint(":8888", 1, &ep, err, sizeof(err)), 0);
+	ck_assert_str_eq(ep.host, "");
+	ck_assert_str_eq(ep.port, "8888");
+	ck_assert_int_eq(
+	    args_endpoint("0.0.0.0:99999", 1, &ep, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "port 99999 is out of range (0 to 65535)");
+	ck_assert_int_eq(args_endpoint("[::1", 1, &ep, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "'[::1': missing ']' after the IPv6 address");
+}
+END_TEST
+
+/* A bound is said in the largest unit that divides it. */
+START_TEST(test_duration_messages)
+{
+	char err[ARGS_ERR_MAX];
+	int64_t ms;
+
+	ck_assert_int_eq(
+	    args_duration_ms("2d", 0, 86400000, &ms, err, sizeof(err)), -1);
+	ck_assert_str_eq(err,
+	    "'2d' is not a duration from 0s to 24h "
+	    "(e.g. 500ms, 10s, 2m)");
+	ck_assert_int_eq(
+	    args_duration_ms("11m", 0, 600000, &ms, err, sizeof(err)), -1);
+	ck_assert_str_eq(err,
+	    "'11m' is not a duration from 0s to 10m "
+	    "(e.g. 500ms, 10s, 2m)");
+	ck_assert_int_eq(
+	    args_duration_ms("1ms", 1500, 2500, &ms, err, sizeof(err)), -1);
+	ck_assert_str_eq(err,
+	    "'1ms' is not a duration from 1500ms to 2500ms "
+	    "(e.g. 500ms, 10s, 2m)");
+	ck_assert_int_eq(
+	    args_duration_ms("300ms", 0, 600000, &ms, err, sizeof(err)), 0);
+	ck_assert_int_eq(ms, 300);
+	ck_assert_int_eq(
+	    args_duration_ms("3", 0, 600000, &ms, err, sizeof(err)), 0);
+	ck_assert_int_eq(ms, 3000);
+}
+END_TEST
+
+static Suite *
+args_suite(void)
+{
+	Suite *s = suite_create("args");
+	TCase *tc;
+
+	tc = tcase_create("option_errors");
+	tcase_add_test(tc, test_unknown_options);
+	tcase_add_test(tc, test_missing_and_extra_values);
+	tcase_add_test(tc, test_ambiguous);
+	tcase_add_test(tc, test_no_path_in_messages);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("endpoints");
+	tcase_add_test(tc, test_listen_endpoints);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("durations");
+	tcase_add_test(tc, test_duration_messages);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(args_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
