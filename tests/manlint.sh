@@ -51,7 +51,7 @@ for page in "$top_srcdir"/doc/*.1; do
 		[ "$lines" -le 12 ] || echo "    ... and $((lines - 12)) more lines"
 		failed=$((failed + 1))
 	else
-		echo "PASS: $name: lint clean ($tools), sections complete"
+		echo "PASS: $name: lint clean (${tools# }), sections complete"
 	fi
 done
 [ "$failed" -eq 0 ]
