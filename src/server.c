@@ -161,6 +161,14 @@ server_say_session_totals(struct server *srv, struct session *s)
 {
 	uint64_t in, out, ms = clock_now_ms() - s->connected_ms;
 
+	if (srv->cfg.mode == SERVER_ECHO) {
+		/* Echoed bytes are not messages: only the time is told. */
+		console_print(srv->console, "#%llu %s: %llu.%03llu s connected",
+		    (unsigned long long)s->id, s->addr,
+		    (unsigned long long)(ms / 1000),
+		    (unsigned long long)(ms % 1000));
+		return;
+	}
 	session_counts(s, &in, &out);
 	console_print(srv->console,
 	    "#%llu %s: %llu.%03llu s connected, %llu message%s in, %llu out",

@@ -210,6 +210,25 @@ START_TEST(test_verbose_levels)
 }
 END_TEST
 
+/* In echo mode bytes are not messages: -v tells the time only. */
+START_TEST(test_verbose_echo)
+{
+	const char *args[] = {
+	    "-v", "-m", "echo", "-l", "127.0.0.1", "-p", "0", NULL};
+	struct testutil_proc p;
+	char line[LINE_CAP];
+
+	int port = cli_start(&p, args, line);
+	ck_assert_msg(port > 0, "first line: %s", line);
+	cli_echo_via("127.0.0.1", port);
+	ck_assert_msg(testutil_wait_line(p.out_fd, " s connected", line,
+	                  sizeof(line), testutil_wait_ms(5000)),
+	    "no per-connection time");
+	ck_assert_msg(strstr(line, "message") == NULL, "%s", line);
+	cli_stop(&p);
+}
+END_TEST
+
 /* Without -v none of that. */
 START_TEST(test_not_verbose)
 {
@@ -279,6 +298,7 @@ tcpchatd_suite(void)
 	tc = tcase_create("verbose");
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, test_verbose_levels);
+	tcase_add_test(tc, test_verbose_echo);
 	tcase_add_test(tc, test_not_verbose);
 	suite_add_tcase(s, tc);
 
