@@ -87,6 +87,20 @@ void payload_check_feed(struct payload_check *c, const char *data, size_t len,
     struct payload_counts *counts, payload_verified_fn *on_verified, void *arg);
 
 /*
+ * 1 when the line coming in is already longer than every outstanding
+ * message together (than one message when none is): no echo explains
+ * it, and waiting for its end may take forever.
+ */
+int payload_check_overrun(const struct payload_check *c);
+
+/*
+ * Stops waiting without blaming the stream (a run cut short): returns
+ * the messages still outstanding, which are counted in none of the
+ * counts, and drops an incomplete line.
+ */
+uint32_t payload_check_abandon(struct payload_check *c);
+
+/*
  * The stream has ended: every message still outstanding is lost, and
  * an incomplete line that no outstanding message explains is extra.
  */
