@@ -294,3 +294,13 @@ payload_check_abandon(struct payload_check *c)
 	c->overlong_len = 0;
 	return outstanding;
 }
+
+void
+payload_counts_add(struct payload_counts *dst, const struct payload_counts *src)
+{
+	dst->verified += src->verified;
+	dst->corrupt += src->corrupt;
+	dst->lost += src->lost;
+	dst->reordered += src->reordered;
+	dst->extra_bytes += src->extra_bytes;
+}

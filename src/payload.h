@@ -51,6 +51,10 @@ struct payload_counts {
 	uint64_t extra_bytes; /* bytes nobody sent: duplicates, junk */
 };
 
+/* Adds every count of src into dst. */
+void payload_counts_add(
+    struct payload_counts *dst, const struct payload_counts *src);
+
 /* Called for each verified message with its sequence number. */
 typedef void payload_verified_fn(void *arg, uint32_t seq);
 
