@@ -81,9 +81,7 @@ testutil_conn_main(void *arg)
 	size_t total = 0, lines = 0;
 	ssize_t n;
 
-	pthread_mutex_lock(&s->lock);
-	int delay = s->delay_ms;
-	pthread_mutex_unlock(&s->lock);
+	int delay = atomic_load(&s->delay_ms);
 	while ((n = io_read_some(c->fd, buf, sizeof(buf))) > 0) {
 		size_t len = (size_t)n, i, out = 0;
 		char *dst = buf;
@@ -121,6 +119,7 @@ testutil_conn_main(void *arg)
 		total += len;
 		if (out > 0 && io_write_full(c->fd, dst, out) == -1)
 			break;
+		atomic_fetch_add(&s->echoed, out);
 		if (s->behaviour == TESTUTIL_CLOSE_EARLY &&
 		    total >= s->close_after)
 			break;
@@ -194,12 +193,16 @@ testutil_server_start(
 	    "listen on 127.0.0.1: %s", strerror(errno));
 }
 
+size_t
+testutil_server_echoed(struct testutil_server *s)
+{
+	return atomic_load(&s->echoed);
+}
+
 void
 testutil_server_set_delay(struct testutil_server *s, int delay_ms)
 {
-	pthread_mutex_lock(&s->lock);
-	s->delay_ms = delay_ms;
-	pthread_mutex_unlock(&s->lock);
+	atomic_store(&s->delay_ms, delay_ms);
 }
 
 void

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,11 +32,16 @@ struct testutil_server {
 	size_t corrupt_at; /* TESTUTIL_CORRUPT: byte offset per conn */
 	size_t drop_at; /* TESTUTIL_DROP_LINE: line number per conn */
 	size_t close_after; /* TESTUTIL_CLOSE_EARLY: bytes per conn */
-	int delay_ms; /* TESTUTIL_SLOW and _TRICKLE */
+	_Atomic int delay_ms; /* TESTUTIL_SLOW and _TRICKLE */
 	char host[64]; /* the address it listens on */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards accepted and stopping */
 	int accepted;
+	/*
+	 * Bytes sent back over all connections: an atomic, as connection
+	 * threads may outlive testutil_server_stop and its lock.
+	 */
+	_Atomic size_t echoed;
 	int stopping;
 };
 
@@ -50,7 +56,7 @@ void testutil_server_start(
 int testutil_server_start_on(struct testutil_server *s, const char *host,
     enum testutil_behaviour behaviour);
 
-/* Sets delay_ms for a TESTUTIL_SLOW or _TRICKLE server (under the lock). */
+/* Sets delay_ms for a TESTUTIL_SLOW or _TRICKLE server. */
 void testutil_server_set_delay(struct testutil_server *s, int delay_ms);
 
 /* Stops it; connections still open are left to their own threads. */
@@ -58,6 +64,9 @@ void testutil_server_stop(struct testutil_server *s);
 
 /* Connections accepted so far. */
 int testutil_server_accepted(struct testutil_server *s);
+
+/* Bytes an echoing server (TESTUTIL_ECHO) has sent back so far. */
+size_t testutil_server_echoed(struct testutil_server *s);
 
 /* Connects to 127.0.0.1:port (fails the test when it cannot). */
 int testutil_connect(int port);
