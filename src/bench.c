@@ -113,6 +113,7 @@ struct bench_worker {
 	uint64_t schedule_end; /* open loop: nothing is due after this */
 	uint64_t on_time_by; /* open loop: sent later is late */
 	uint32_t active; /* connections with work in this phase */
+	uint32_t phase_target; /* messages each connection was to send */
 	/* Read by the progress reporter while the worker runs. */
 	_Atomic uint64_t connected;
 	_Atomic uint64_t open;
@@ -346,10 +347,11 @@ bench_conn_finished(struct bench_worker *w, struct bench_conn *c)
 
 /*
  * Messages due by time t at the fixed rate (open loop only), never
- * past the schedule's end or the connection's target.
+ * past the schedule's end or cap.
  */
 static uint32_t
-bench_conn_due_at(struct bench_worker *w, struct bench_conn *c, uint64_t t)
+bench_conn_due_at(
+    struct bench_worker *w, struct bench_conn *c, uint64_t t, uint32_t cap)
 {
 	uint64_t start = w->phase_start + c->offset_ns;
 	uint64_t due;
@@ -359,10 +361,10 @@ bench_conn_due_at(struct bench_worker *w, struct bench_conn *c, uint64_t t)
 	if (t < start)
 		return (uint32_t)w->o->warmup;
 	due = (t - start) / w->interval_ns;
-	if (due >= c->target)
-		return c->target;
+	if (due >= cap)
+		return cap;
 	due += w->o->warmup + 1;
-	return due < c->target ? (uint32_t)due : c->target;
+	return due < cap ? (uint32_t)due : cap;
 }
 
 /* When message seq was meant to leave (its latency starts there). */
@@ -431,7 +433,7 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 	if (c->state != BENCH_OPEN || c->pending_len > 0)
 		return 0;
 	if (w->open_loop)
-		limit = bench_conn_due_at(w, c, w->now);
+		limit = bench_conn_due_at(w, c, w->now, c->target);
 	for (;;) {
 		struct payload_check *k = &c->check;
 		size_t len = 0;
@@ -759,15 +761,19 @@ bench_worker_plan(struct bench_worker *w, uint64_t end)
 	w->on_time_by = w->phase_start + length + late;
 }
 
-/* Open loop, at the end: how many messages the schedule asked for. */
+/*
+ * Open loop, at the end: how many messages the schedule asked for, up
+ * to its end (-d, or the interrupt) and whatever was sent.
+ */
 static void
 bench_worker_count_scheduled(struct bench_worker *w)
 {
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct bench_conn *c = &w->conns[i];
 		if (c->scheduled)
-			w->scheduled +=
-			    bench_conn_due_at(w, c, UINT64_MAX) - w->o->warmup;
+			w->scheduled += bench_conn_due_at(
+			                    w, c, UINT64_MAX, w->phase_target) -
+			    w->o->warmup;
 	}
 }
 
@@ -839,6 +845,7 @@ bench_worker_traffic(struct bench_worker *w, int measuring)
 	w->interval_ns = 1;
 	if (w->open_loop)
 		bench_worker_plan(w, end);
+	w->phase_target = target;
 	bench_worker_activate(w, target);
 	while (w->active > 0) {
 		int wait_ms = 100;

@@ -1000,9 +1000,23 @@ START_TEST(test_program_rate_shortfall)
 	ck_assert_uint_eq(scheduled, 40);
 	ck_assert_uint_lt(on_time * 100, scheduled * 95);
 	/* Everything still came back. */
-	ck_assert_ptr_nonnull(strstr(run_out.out,
-	    "40 sent, 40 received, 40 "
-	    "verified"));
+	ck_assert_ptr_nonnull(
+	    strstr(run_out.out, "40 sent, 40 received, 40 verified"));
+
+	/* For a time: the schedule asked for 400/s over 0.5 s. */
+	const char *timed[] = {"-q", "-c", "2", "-P", "1", "-r", "400", "-d",
+	    "500ms", "-T", "10s", server_addr(), NULL};
+	ck_assert_int_eq(run_program(timed), 1);
+	said = strstr(run_out.out, "FAILED: could not keep the rate: ");
+	ck_assert_msg(said != NULL, "%s", run_out.out);
+	ck_assert_int_eq(sscanf(said,
+	                     "FAILED: could not keep the rate: %lu of %lu "
+	                     "messages sent on schedule",
+	                     &on_time, &scheduled),
+	    2);
+	ck_assert_msg(
+	    scheduled >= 190 && scheduled <= 202, "%lu scheduled", scheduled);
+	ck_assert_uint_lt(on_time * 100, scheduled * 95);
 	testutil_server_stop(&server);
 }
 END_TEST
