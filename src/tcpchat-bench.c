@@ -567,6 +567,11 @@ main(int argc, char **argv)
 	if (bench_run(&o, r, &hooks, why, sizeof(why)) == -1) {
 		if (cli.progress)
 			fputs("\r\033[K", stderr);
+		if (hgrm != NULL) {
+			/* No run, no distribution: leave no empty file. */
+			fclose(hgrm);
+			unlink(cli.hgrm);
+		}
 		free(r);
 		fail(&cli, EXIT_ERRORS, "%s", why);
 	}
