@@ -359,28 +359,40 @@ server_port(void)
 
 /* Room for the name of a file save() writes. */
 #define SAVED_PATH_MAX 96
+/* Files saved in one process (each test, when Check forks). */
+#define SAVED_FILES 16
+
+static char saved[SAVED_FILES][SAVED_PATH_MAX];
+static int nsaved;
+
+/* Removes what save() wrote, when the test's process exits. */
+static void
+remove_saved(void)
+{
+	for (int i = 0; i < nsaved; i++)
+		unlink(saved[i]);
+}
 
 /*
- * Writes text into a temporary file named after name; its path, in a
- * static buffer of its own for each of the first SAVED_FILES names.
+ * Writes text into a temporary file named after name (removed when the
+ * test ends); its path, in a buffer of its own for each name.
  */
-#define SAVED_FILES 8
 static const char *
 save(const char *text, const char *name)
 {
-	static char paths[SAVED_FILES][SAVED_PATH_MAX];
-	static int used;
 	char *path = NULL;
 	char want[SAVED_PATH_MAX];
 
 	snprintf(
 	    want, sizeof(want), "/tmp/check_bench-%d-%s", (int)getpid(), name);
-	for (int i = 0; i < used && path == NULL; i++)
-		if (strcmp(paths[i], want) == 0)
-			path = paths[i];
+	for (int i = 0; i < nsaved && path == NULL; i++)
+		if (strcmp(saved[i], want) == 0)
+			path = saved[i];
 	if (path == NULL) {
-		ck_assert_int_lt(used, SAVED_FILES);
-		path = paths[used++];
+		ck_assert_int_lt(nsaved, SAVED_FILES);
+		if (nsaved == 0)
+			atexit(remove_saved);
+		path = saved[nsaved++];
 		snprintf(path, SAVED_PATH_MAX, "%s", want);
 	}
 	FILE *f = fopen(path, "w");
