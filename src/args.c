@@ -169,6 +169,31 @@ args_format_ms(int64_t ms, char *buf, size_t size)
 	return buf;
 }
 
+/* Does text start like a decimal number we accept (no sign, no "inf")? */
+static int
+args_decimal_start(const char *text)
+{
+	return (text[0] >= '0' && text[0] <= '9') ||
+	    (text[0] == '.' && text[1] >= '0' && text[1] <= '9');
+}
+
+int
+args_real(const char *text, double min, double max, double *value, char *err,
+    size_t errsz)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(text, &end);
+	if (!args_decimal_start(text) || errno != 0 || *end != '\0' ||
+	    !isfinite(v) || v < min || v > max || strpbrk(text, "xXpP") != NULL)
+		return args_fail(err, errsz,
+		    "'%s' is not a number from %g to %g", text, min, max);
+	*value = v;
+	return 0;
+}
+
 int
 args_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *ms,
     char *err, size_t errsz)
@@ -184,7 +209,7 @@ args_duration_ms(const char *text, int64_t min_ms, int64_t max_ms, int64_t *ms,
 	errno = 0;
 	v = strtod(text, &end);
 	if (errno == 0 && end != text && isfinite(v) && v >= 0 &&
-	    (text[0] >= '0' && text[0] <= '9' ? 1 : text[0] == '.'))
+	    args_decimal_start(text) && strpbrk(text, "xXpP") == NULL)
 		for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
 			if (strcmp(end, units[i].name) != 0)
 				continue;

@@ -57,6 +57,14 @@ int args_number(const char *text, long long min, long long max,
     long long *value, char *err, size_t errsz);
 
 /*
+ * A decimal number (fractions and an exponent allowed, no sign, no
+ * "inf" or "nan") in [min, max], for rates and percentiles.  0, or -1
+ * with the reason in err.
+ */
+int args_real(const char *text, double min, double max, double *value,
+    char *err, size_t errsz);
+
+/*
  * A duration: a number (fractions allowed) with an optional unit, "ms",
  * "s", "m" or "h"; a bare number is seconds ("500ms", "1.5s", "2m",
  * "10").  The result in milliseconds, rounded, must lie in [min_ms,

@@ -162,6 +162,130 @@ histogram_mean(const struct histogram *h)
 	return n == 0 ? 0.0 : (double)histogram_get(&h->sum) / (double)n;
 }
 
+/* The midpoint of a bucket, within the exact extremes of h. */
+static uint64_t
+histogram_bucket_mid(const struct histogram *h, unsigned bucket)
+{
+	uint64_t low = histogram_bucket_low(bucket);
+	uint64_t mid = low + (histogram_bucket_high(bucket) - low) / 2;
+
+	if (mid < histogram_min(h))
+		mid = histogram_min(h);
+	if (mid > histogram_max(h))
+		mid = histogram_max(h);
+	return mid;
+}
+
+double
+histogram_stddev(const struct histogram *h)
+{
+	uint64_t n = histogram_count(h);
+	double mean = histogram_mean(h), squares = 0;
+
+	if (n == 0)
+		return 0.0;
+	for (unsigned i = 0; i < HISTOGRAM_BUCKETS; i++) {
+		uint64_t k = histogram_get(&h->counts[i]);
+		if (k == 0)
+			continue;
+		double d = (double)histogram_bucket_mid(h, i) - mean;
+		squares += d * d * (double)k;
+	}
+	return sqrt(squares / (double)n);
+}
+
+uint64_t
+histogram_bucket_count(const struct histogram *h, unsigned bucket)
+{
+	return histogram_get(&h->counts[bucket]);
+}
+
+void
+histogram_add_bucket(struct histogram *h, unsigned bucket, uint64_t n)
+{
+	histogram_set(
+	    &h->counts[bucket], histogram_get(&h->counts[bucket]) + n);
+	histogram_set(&h->total, histogram_get(&h->total) + n);
+}
+
+void
+histogram_set_summary(
+    struct histogram *h, uint64_t min, uint64_t max, uint64_t sum)
+{
+	histogram_set(&h->min, histogram_count(h) == 0 ? UINT64_MAX : min);
+	histogram_set(&h->max, max);
+	histogram_set(&h->sum, sum);
+}
+
+uint64_t
+histogram_sum(const struct histogram *h)
+{
+	return histogram_get(&h->sum);
+}
+
+/*
+ * The next percentile HdrHistogram's iterator reports after p: ticks
+ * steps per halving of the distance to 100.
+ */
+static double
+histogram_hgrm_next(double p, int ticks)
+{
+	double half = pow(2, floor(log(100.0 / (100.0 - p)) / log(2)) + 1);
+
+	return p + 100.0 / (ticks * half);
+}
+
+/* One line of the distribution. */
+static void
+histogram_hgrm_line(
+    FILE *out, double value, double percentile, uint64_t cumulative)
+{
+	double fraction = percentile / 100.0;
+
+	fprintf(out, "%12.6f %12.6f %12llu %12.2f\n", value, fraction,
+	    (unsigned long long)cumulative, 1.0 / (1.0 - fraction));
+}
+
+int
+histogram_write_hgrm(FILE *out, const struct histogram *h, double unit)
+{
+	const int ticks = 5;
+	uint64_t total = histogram_count(h), cumulative = 0;
+	double next = 0.0, value = 0.0;
+
+	fprintf(out, "%12s %12s %12s %12s\n\n", "Value", "Percentile",
+	    "TotalCount", "1/(1-Percentile)");
+	for (unsigned i = 0; i < HISTOGRAM_BUCKETS && cumulative < total; i++) {
+		uint64_t k = histogram_get(&h->counts[i]);
+		if (k == 0)
+			continue;
+		cumulative += k;
+		uint64_t high = histogram_bucket_high(i);
+		value = (double)(high < histogram_max(h) ? high
+		                                         : histogram_max(h)) /
+		    unit;
+		if (cumulative >= total) {
+			/* The last bucket: one line, then 100%. */
+			histogram_hgrm_line(out, value, next, cumulative);
+			break;
+		}
+		while (next <= 100.0 * (double)cumulative / (double)total) {
+			histogram_hgrm_line(out, value, next, cumulative);
+			next = histogram_hgrm_next(next, ticks);
+		}
+	}
+	if (total > 0)
+		histogram_hgrm_line(out, value, 100.0, total);
+	fprintf(out,
+	    "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n"
+	    "#[Max     = %12.3f, Total count    = %12llu]\n"
+	    "#[Buckets = %12d, SubBuckets     = %12d]\n",
+	    histogram_mean(h) / unit, histogram_stddev(h) / unit,
+	    (double)histogram_max(h) / unit, (unsigned long long)total,
+	    64 - HISTOGRAM_SUB_BITS, 2 * HISTOGRAM_SUB_COUNT);
+	return ferror(out) ? -1 : 0;
+}
+
 uint64_t
 histogram_percentile(const struct histogram *h, double percentile)
 {
@@ -180,15 +304,8 @@ histogram_percentile(const struct histogram *h, double percentile)
 		return histogram_max(h);
 	for (unsigned i = 0; i < HISTOGRAM_BUCKETS; i++) {
 		seen += histogram_get(&h->counts[i]);
-		if (seen < rank)
-			continue;
-		uint64_t low = histogram_bucket_low(i);
-		uint64_t mid = low + (histogram_bucket_high(i) - low) / 2;
-		if (mid < histogram_min(h))
-			mid = histogram_min(h);
-		if (mid > histogram_max(h))
-			mid = histogram_max(h);
-		return mid;
+		if (seen >= rank)
+			return histogram_bucket_mid(h, i);
 	}
 	return histogram_max(h);
 }

@@ -10,6 +10,7 @@
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* Values below 2^(HISTOGRAM_SUB_BITS + 1) have a bucket each. */
 #define HISTOGRAM_SUB_BITS 7
@@ -17,6 +18,11 @@
 #define HISTOGRAM_BUCKETS                                                      \
 	(2 * HISTOGRAM_SUB_COUNT +                                             \
 	    (64 - HISTOGRAM_SUB_BITS - 1) * HISTOGRAM_SUB_COUNT)
+/*
+ * The layout's name in saved runs: two histograms can be merged
+ * exactly only when their buckets are the same.
+ */
+#define HISTOGRAM_LAYOUT "log-linear"
 
 /*
  * Counters are atomics touched with relaxed loads and stores only: the
@@ -59,6 +65,13 @@ uint64_t histogram_max(const struct histogram *h);
 double histogram_mean(const struct histogram *h);
 
 /*
+ * Standard deviation of the values recorded, from the buckets (each
+ * value taken as its bucket's midpoint) around the exact mean, as
+ * HdrHistogram computes it (0 when empty).
+ */
+double histogram_stddev(const struct histogram *h);
+
+/*
  * The value at percentile (0 to 100): the midpoint of the bucket
  * holding the ceil(percentile% * count)'th smallest value, clamped to
  * [min, max]; the exact min and max for the first and last ranks.  0
@@ -66,9 +79,34 @@ double histogram_mean(const struct histogram *h);
  */
 uint64_t histogram_percentile(const struct histogram *h, double percentile);
 
-/* The bucket a value falls in, and the bounds of a bucket (for tests). */
+/* The bucket a value falls in, and the bounds of a bucket. */
 unsigned histogram_bucket(uint64_t value);
 uint64_t histogram_bucket_low(unsigned bucket);
 uint64_t histogram_bucket_high(unsigned bucket);
+
+/* The count in one bucket (bucket < HISTOGRAM_BUCKETS). */
+uint64_t histogram_bucket_count(const struct histogram *h, unsigned bucket);
+
+/*
+ * Rebuilding a histogram from its exported buckets (a saved run): adds
+ * n values to bucket, then sets the exact minimum, maximum and sum,
+ * which buckets alone cannot give.  Only the writer may call these.
+ */
+void histogram_add_bucket(struct histogram *h, unsigned bucket, uint64_t n);
+void histogram_set_summary(
+    struct histogram *h, uint64_t min, uint64_t max, uint64_t sum);
+
+/* The exact sum of the values recorded (for saving and merging). */
+uint64_t histogram_sum(const struct histogram *h);
+
+/*
+ * Writes h in HdrHistogram's percentile-distribution text format (the
+ * .hgrm files its plotter reads): columns Value, Percentile, TotalCount
+ * and 1/(1-Percentile), five reporting ticks per half distance, values
+ * divided by unit (1e6: milliseconds from nanoseconds), then the
+ * #[Mean, #[Max and #[Buckets footer lines.  0, or -1 when the stream
+ * reports a write error.
+ */
+int histogram_write_hgrm(FILE *out, const struct histogram *h, double unit);
 
 #endif

@@ -274,3 +274,33 @@ payload_check_finish(struct payload_check *c, struct payload_counts *counts)
 	c->partial_len = 0;
 	c->overlong_len = 0;
 }
+
+int
+payload_check_overrun(const struct payload_check *c)
+{
+	uint64_t outstanding = payload_check_outstanding(c);
+	uint64_t line = (uint64_t)c->partial_len + c->overlong_len;
+
+	return line > (outstanding > 0 ? outstanding : 1) * (uint64_t)c->size;
+}
+
+uint32_t
+payload_check_abandon(struct payload_check *c)
+{
+	uint32_t outstanding = payload_check_outstanding(c);
+
+	c->expect = c->sent;
+	c->partial_len = 0;
+	c->overlong_len = 0;
+	return outstanding;
+}
+
+void
+payload_counts_add(struct payload_counts *dst, const struct payload_counts *src)
+{
+	dst->verified += src->verified;
+	dst->corrupt += src->corrupt;
+	dst->lost += src->lost;
+	dst->reordered += src->reordered;
+	dst->extra_bytes += src->extra_bytes;
+}

@@ -51,6 +51,10 @@ struct payload_counts {
 	uint64_t extra_bytes; /* bytes nobody sent: duplicates, junk */
 };
 
+/* Adds every count of src into dst. */
+void payload_counts_add(
+    struct payload_counts *dst, const struct payload_counts *src);
+
 /* Called for each verified message with its sequence number. */
 typedef void payload_verified_fn(void *arg, uint32_t seq);
 
@@ -85,6 +89,20 @@ uint32_t payload_check_outstanding(const struct payload_check *c);
  */
 void payload_check_feed(struct payload_check *c, const char *data, size_t len,
     struct payload_counts *counts, payload_verified_fn *on_verified, void *arg);
+
+/*
+ * 1 when the line coming in is already longer than every outstanding
+ * message together (than one message when none is): no echo explains
+ * it, and waiting for its end may take forever.
+ */
+int payload_check_overrun(const struct payload_check *c);
+
+/*
+ * Stops waiting without blaming the stream (a run cut short): returns
+ * the messages still outstanding, which are counted in none of the
+ * counts, and drops an incomplete line.
+ */
+uint32_t payload_check_abandon(struct payload_check *c);
 
 /*
  * The stream has ended: every message still outstanding is lost, and

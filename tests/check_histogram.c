@@ -4,7 +4,9 @@
 #include <check.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "histogram.h"
 
@@ -190,6 +192,136 @@ START_TEST(test_merge_and_subtract)
 }
 END_TEST
 
+START_TEST(test_stddev)
+{
+	struct histogram *h = new_histogram();
+
+	ck_assert(histogram_stddev(h) == 0.0);
+	/* Small values have buckets of their own: the figure is exact. */
+	for (uint64_t v = 1; v <= 100; v++)
+		histogram_record(h, v);
+	ck_assert(
+	    fabs(histogram_stddev(h) - sqrt((100.0 * 100 - 1) / 12)) < 1e-9);
+	/* Large ones: within the buckets' width. */
+	histogram_reset(h);
+	for (uint64_t v = 1; v <= 10000; v++)
+		histogram_record(h, 1000000 + (v % 2 ? 50000 : 0));
+	/* Each half is off by at most half a bucket (4096 wide there). */
+	ck_assert_msg(fabs(histogram_stddev(h) - 25000) <= 2048, "stddev %f",
+	    histogram_stddev(h));
+	free(h);
+}
+END_TEST
+
+START_TEST(test_rebuilt_from_buckets)
+{
+	struct histogram *h = new_histogram(), *copy = new_histogram();
+
+	for (uint64_t v = 1; v <= 5000; v++)
+		histogram_record(h, v * v * 11);
+	for (unsigned i = 0; i < HISTOGRAM_BUCKETS; i++)
+		if (histogram_bucket_count(h, i) != 0)
+			histogram_add_bucket(
+			    copy, i, histogram_bucket_count(h, i));
+	histogram_set_summary(
+	    copy, histogram_min(h), histogram_max(h), histogram_sum(h));
+	ck_assert_uint_eq(histogram_count(copy), 5000);
+	ck_assert_uint_eq(histogram_min(copy), 11);
+	ck_assert_uint_eq(histogram_max(copy), 5000ull * 5000 * 11);
+	ck_assert(histogram_mean(copy) == histogram_mean(h));
+	ck_assert(histogram_stddev(copy) == histogram_stddev(h));
+	for (double p = 0; p <= 100; p += 0.7)
+		ck_assert_uint_eq(
+		    histogram_percentile(copy, p), histogram_percentile(h, p));
+	free(h);
+	free(copy);
+}
+END_TEST
+
+/* Reads the next line of an .hgrm text; NULL at the end. */
+static char *
+next_line(char **cursor)
+{
+	char *line = *cursor, *lf;
+
+	if (*line == '\0')
+		return NULL;
+	lf = strchr(line, '\n');
+	ck_assert_ptr_nonnull(lf);
+	*lf = '\0';
+	*cursor = lf + 1;
+	return line;
+}
+
+START_TEST(test_hgrm_format)
+{
+	/* The percentiles HdrHistogram reports with 5 ticks per half. */
+	static const double first[] = {0, .1, .2, .3, .4, .5, .55, .6, .65, .7,
+	    .75, .775, .8, .825, .85, .875, .8875, .9, .9125, .925};
+	struct histogram *h = new_histogram();
+	char *text = NULL, *cursor, *line;
+	size_t len = 0;
+	double value, pct, inv, last_value = -1, last_pct = -1;
+	unsigned long long count, last_count = 0;
+	unsigned n = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	ck_assert_ptr_nonnull(f);
+	for (uint64_t v = 1; v <= 1000; v++)
+		histogram_record(h, v * 1000);
+	ck_assert_int_eq(histogram_write_hgrm(f, h, 1e6), 0);
+	fclose(f);
+	cursor = text;
+	ck_assert_str_eq(next_line(&cursor),
+	    "       Value   Percentile   TotalCount 1/(1-Percentile)");
+	ck_assert_str_eq(next_line(&cursor), "");
+	while ((line = next_line(&cursor)) != NULL && line[0] != '#') {
+		char tail[16];
+		if (strstr(line, "inf") != NULL) {
+			ck_assert_int_eq(sscanf(line, "%lf %lf %llu %15s",
+			                     &value, &pct, &count, tail),
+			    4);
+			ck_assert_str_eq(tail, "inf");
+			ck_assert(pct == 1.0);
+		} else {
+			ck_assert_int_eq(sscanf(line, "%lf %lf %llu %lf",
+			                     &value, &pct, &count, &inv),
+			    4);
+			/* pct has 6 decimals, inv 2. */
+			ck_assert(fabs(inv - 1 / (1 - pct)) <=
+			    0.006 + 1e-6 * inv * inv);
+		}
+		if (n < sizeof(first) / sizeof(first[0]))
+			ck_assert_msg(fabs(pct - first[n]) < 1e-6,
+			    "line %u: percentile %f, want %f", n, pct,
+			    first[n]);
+		ck_assert(value >= last_value && pct > last_pct &&
+		    count >= last_count);
+		/* A value is an upper bound of what it counts, within 1%. */
+		ck_assert_msg(value * 1000 >= (double)count * 0.99 - 1e-9,
+		    "value %f for %llu values", value, count);
+		last_value = value;
+		last_pct = pct;
+		last_count = count;
+		n++;
+	}
+	ck_assert_uint_gt(n, 30);
+	ck_assert(last_pct == 1.0 && last_count == 1000);
+	ck_assert(fabs(last_value - 1.0) < 1e-9);
+	ck_assert_ptr_nonnull(line);
+	ck_assert_str_eq(line,
+	    "#[Mean    =        0.500, StdDeviation   = "
+	    "       0.289]");
+	ck_assert_str_eq(next_line(&cursor),
+	    "#[Max     =        1.000, Total count    =         1000]");
+	ck_assert_str_eq(next_line(&cursor),
+	    "#[Buckets =           57, SubBuckets     =          256]");
+	ck_assert_ptr_null(next_line(&cursor));
+	free(text);
+	free(h);
+}
+END_TEST
+
 static Suite *
 histogram_suite(void)
 {
@@ -207,6 +339,11 @@ histogram_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("merge");
 	tcase_add_test(tc, test_merge_and_subtract);
+	tcase_add_test(tc, test_rebuilt_from_buckets);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("statistics");
+	tcase_add_test(tc, test_stddev);
+	tcase_add_test(tc, test_hgrm_format);
 	suite_add_tcase(s, tc);
 	return s;
 }

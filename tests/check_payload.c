@@ -260,6 +260,62 @@ START_TEST(test_overlong_line)
 }
 END_TEST
 
+START_TEST(test_overrun)
+{
+	struct payload_check c;
+	struct payload_counts k;
+	char junk[6 * SIZE];
+
+	/* Five outstanding: a line may be as long as all five together. */
+	memset(junk, 'x', sizeof(junk));
+	start(&c, &k);
+	payload_check_feed(&c, junk, SIZE - 1, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 0);
+	payload_check_feed(&c, junk, 4 * SIZE, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 0);
+	payload_check_feed(&c, junk, 1, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 0);
+	payload_check_feed(&c, junk, 1, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 1);
+	payload_check_free(&c);
+
+	/* One verified, four outstanding: four messages' worth at most. */
+	start(&c, &k);
+	payload_check_feed(&c, stream, SIZE, &k, NULL, NULL);
+	payload_check_feed(&c, junk, 4 * SIZE, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 0);
+	payload_check_feed(&c, junk, 1, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 1);
+	payload_check_free(&c);
+
+	/* Nothing outstanding: anything longer than a message. */
+	start(&c, &k);
+	payload_check_feed(&c, stream, sizeof(stream), &k, NULL, NULL);
+	payload_check_feed(&c, junk, SIZE, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 0);
+	payload_check_feed(&c, junk, 1, &k, NULL, NULL);
+	ck_assert_int_eq(payload_check_overrun(&c), 1);
+	payload_check_free(&c);
+}
+END_TEST
+
+START_TEST(test_abandon)
+{
+	struct payload_check c;
+	struct payload_counts k;
+
+	/* Two back, half of the third: three abandoned, none blamed. */
+	start(&c, &k);
+	payload_check_feed(&c, stream, 2 * SIZE + SIZE / 2, &k, NULL, NULL);
+	ck_assert_uint_eq(payload_check_abandon(&c), 3);
+	ck_assert_uint_eq(payload_check_outstanding(&c), 0);
+	ck_assert_int_eq(payload_check_overrun(&c), 0);
+	payload_check_finish(&c, &k);
+	assert_counts(&k, 2, 0, 0, 0, 0);
+	payload_check_free(&c);
+}
+END_TEST
+
 static Suite *
 payload_suite(void)
 {
@@ -293,6 +349,11 @@ payload_suite(void)
 	tc = tcase_create("extra");
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_extra_bytes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("giving up");
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, test_overrun);
+	tcase_add_test(tc, test_abandon);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -27,6 +27,50 @@ struct testutil_conn {
 	int fd;
 };
 
+/* The most a TESTUTIL_ENDLESS server sends before it gives up. */
+#define TESTUTIL_ENDLESS_MAX (256u * 1024 * 1024)
+
+/*
+ * The behaviours that are no echo at all, for len bytes just read.
+ * Returns 0 to go on, -1 to end the connection.
+ */
+static int
+testutil_conn_misbehave(
+    struct testutil_server *s, int fd, const char *buf, size_t len, int delay)
+{
+	static const char reply[] = "not an echo\n";
+	char junk[4096];
+
+	switch (s->behaviour) {
+	case TESTUTIL_OTHER_BYTES:
+		for (size_t i = 0; i < len; i++)
+			if (buf[i] == '\n' &&
+			    io_write_full(fd, reply, sizeof(reply) - 1) == -1)
+				return -1;
+		return 0;
+	case TESTUTIL_SLOW:
+		/* Deliberately slow: the delay is the behaviour under test. */
+		poll(NULL, 0, delay);
+		return io_write_full(fd, buf, len) == -1 ? -1 : 0;
+	case TESTUTIL_TRICKLE:
+		for (size_t i = 0; i < len; i++) {
+			poll(NULL, 0, delay);
+			if (io_write_full(fd, buf + i, 1) == -1)
+				return -1;
+		}
+		return 0;
+	case TESTUTIL_ENDLESS:
+		memset(junk, 'x', sizeof(junk));
+		for (size_t sent = 0; sent < TESTUTIL_ENDLESS_MAX;
+		     sent += sizeof(junk))
+			if (io_write_full(fd, junk, sizeof(junk)) == -1)
+				break;
+		return -1;
+	default: /* TESTUTIL_SILENT */
+		return 0;
+	}
+}
+
 /* One connection of the test server: echo with the chosen fault. */
 static void *
 testutil_conn_main(void *arg)
@@ -37,9 +81,16 @@ testutil_conn_main(void *arg)
 	size_t total = 0, lines = 0;
 	ssize_t n;
 
+	int delay = atomic_load(&s->delay_ms);
 	while ((n = io_read_some(c->fd, buf, sizeof(buf))) > 0) {
 		size_t len = (size_t)n, i, out = 0;
 		char *dst = buf;
+		if (s->behaviour > TESTUTIL_CLOSE_EARLY) {
+			if (testutil_conn_misbehave(
+			        s, c->fd, buf, len, delay) == -1)
+				break;
+			continue;
+		}
 		switch (s->behaviour) {
 		case TESTUTIL_CORRUPT:
 			if (s->corrupt_at >= total &&
@@ -61,13 +112,14 @@ testutil_conn_main(void *arg)
 			    ? s->close_after - total
 			    : len;
 			break;
-		case TESTUTIL_ECHO:
+		default: /* TESTUTIL_ECHO */
 			out = len;
 			break;
 		}
 		total += len;
 		if (out > 0 && io_write_full(c->fd, dst, out) == -1)
 			break;
+		atomic_fetch_add(&s->echoed, out);
 		if (s->behaviour == TESTUTIL_CLOSE_EARLY &&
 		    total >= s->close_after)
 			break;
@@ -113,32 +165,60 @@ testutil_accept_main(void *arg)
 	}
 }
 
-void
-testutil_server_start(
-    struct testutil_server *s, enum testutil_behaviour behaviour)
+int
+testutil_server_start_on(struct testutil_server *s, const char *host,
+    enum testutil_behaviour behaviour)
 {
 	int gai;
 
 	memset(s, 0, sizeof(*s));
 	s->behaviour = behaviour;
-	s->listen_fd = net_listen("127.0.0.1", "0", 1024, &gai);
-	ck_assert_msg(
-	    s->listen_fd >= 0, "listen: %s", net_strerror(gai, errno));
+	snprintf(s->host, sizeof(s->host), "%s", host);
+	s->listen_fd = net_listen(host, "0", 1024, &gai);
+	if (s->listen_fd == -1)
+		return -1;
 	s->port = net_local_port(s->listen_fd);
 	ck_assert_int_gt(s->port, 0);
 	pthread_mutex_init(&s->lock, NULL);
 	ck_assert_int_eq(
 	    pthread_create(&s->thread, NULL, testutil_accept_main, s), 0);
+	return 0;
+}
+
+void
+testutil_server_start(
+    struct testutil_server *s, enum testutil_behaviour behaviour)
+{
+	ck_assert_msg(testutil_server_start_on(s, "127.0.0.1", behaviour) == 0,
+	    "listen on 127.0.0.1: %s", strerror(errno));
+}
+
+size_t
+testutil_server_echoed(struct testutil_server *s)
+{
+	return atomic_load(&s->echoed);
+}
+
+void
+testutil_server_set_delay(struct testutil_server *s, int delay_ms)
+{
+	atomic_store(&s->delay_ms, delay_ms);
 }
 
 void
 testutil_server_stop(struct testutil_server *s)
 {
+	char port[16];
+	int gai;
+
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
 	pthread_mutex_unlock(&s->lock);
 	/* Wake the blocked accept with a connection of our own. */
-	int fd = testutil_connect(s->port);
+	snprintf(port, sizeof(port), "%d", s->port);
+	int fd = net_connect(s->host, port, 5000, &gai);
+	ck_assert_msg(fd >= 0, "connect to %s port %s: %s", s->host, port,
+	    net_strerror(gai, errno));
 	close(fd);
 	pthread_join(s->thread, NULL);
 	close(s->listen_fd);
@@ -379,6 +459,51 @@ testutil_proc_wait(struct testutil_proc *p, int timeout_ms)
 	close(p->out_fd);
 	close(p->err_fd);
 	p->pid = -1;
+	return status;
+}
+
+int
+testutil_proc_collect(struct testutil_proc *p, char *out, size_t outcap,
+    char *err, size_t errcap, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	struct pollfd pfd[2] = {{.fd = p->out_fd, .events = POLLIN},
+	    {.fd = p->err_fd, .events = POLLIN}};
+	char *buf[2] = {out, err};
+	size_t cap[2] = {outcap, errcap}, got[2] = {0, 0};
+	int open = 2, status;
+
+	out[0] = err[0] = '\0';
+	while (open > 0 && clock_ms_until(deadline) > 0) {
+		if (poll(pfd, 2, clock_ms_until(deadline)) <= 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			if (pfd[i].fd < 0 || pfd[i].revents == 0)
+				continue;
+			char scratch[4096], *to = buf[i] + got[i];
+			size_t room = cap[i] - 1 - got[i];
+			/* Past cap the rest is read and dropped. */
+			ssize_t n =
+			    io_read_some(pfd[i].fd, room > 0 ? to : scratch,
+			        room > 0 ? room : sizeof(scratch));
+			if (n <= 0) {
+				pfd[i].fd = -1;
+				open--;
+				continue;
+			}
+			if (room > 0) {
+				got[i] += (size_t)n;
+				buf[i][got[i]] = '\0';
+			}
+		}
+	}
+	status = testutil_proc_wait(p, clock_ms_until(deadline) + 100);
+	if (status == -1) {
+		kill(p->pid, SIGKILL);
+		testutil_proc_wait(p, 5000);
+		ck_abort_msg(
+		    "%s did not exit in time; stderr: %.2000s", "child", err);
+	}
 	return status;
 }
 

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,7 +17,12 @@ enum testutil_behaviour {
 	TESTUTIL_ECHO, /* send every byte back */
 	TESTUTIL_CORRUPT, /* echo, but flip one byte after corrupt_at */
 	TESTUTIL_DROP_LINE, /* echo, but skip the drop_at'th line */
-	TESTUTIL_CLOSE_EARLY /* echo close_after bytes, then close */
+	TESTUTIL_CLOSE_EARLY, /* echo close_after bytes, then close */
+	TESTUTIL_OTHER_BYTES, /* answer each line with "not an echo" */
+	TESTUTIL_SILENT, /* read everything, answer nothing */
+	TESTUTIL_SLOW, /* echo each read after delay_ms */
+	TESTUTIL_TRICKLE, /* echo one byte every delay_ms */
+	TESTUTIL_ENDLESS /* answer with one line that never ends */
 };
 
 struct testutil_server {
@@ -26,9 +32,16 @@ struct testutil_server {
 	size_t corrupt_at; /* TESTUTIL_CORRUPT: byte offset per conn */
 	size_t drop_at; /* TESTUTIL_DROP_LINE: line number per conn */
 	size_t close_after; /* TESTUTIL_CLOSE_EARLY: bytes per conn */
+	_Atomic int delay_ms; /* TESTUTIL_SLOW and _TRICKLE */
+	char host[64]; /* the address it listens on */
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards accepted and stopping */
 	int accepted;
+	/*
+	 * Bytes sent back over all connections: an atomic, as connection
+	 * threads may outlive testutil_server_stop and its lock.
+	 */
+	_Atomic size_t echoed;
 	int stopping;
 };
 
@@ -36,11 +49,24 @@ struct testutil_server {
 void testutil_server_start(
     struct testutil_server *s, enum testutil_behaviour behaviour);
 
+/*
+ * The same on host ("::1" for IPv6).  Returns 0, or -1 when host
+ * cannot be listened on here (no IPv6): the caller decides.
+ */
+int testutil_server_start_on(struct testutil_server *s, const char *host,
+    enum testutil_behaviour behaviour);
+
+/* Sets delay_ms for a TESTUTIL_SLOW or _TRICKLE server. */
+void testutil_server_set_delay(struct testutil_server *s, int delay_ms);
+
 /* Stops it; connections still open are left to their own threads. */
 void testutil_server_stop(struct testutil_server *s);
 
 /* Connections accepted so far. */
 int testutil_server_accepted(struct testutil_server *s);
+
+/* Bytes an echoing server (TESTUTIL_ECHO) has sent back so far. */
+size_t testutil_server_echoed(struct testutil_server *s);
 
 /* Connects to 127.0.0.1:port (fails the test when it cannot). */
 int testutil_connect(int port);
@@ -105,6 +131,15 @@ int testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms);
 
 /* Waits up to timeout_ms for the child to exit: wait status, or -1. */
 int testutil_proc_wait(struct testutil_proc *p, int timeout_ms);
+
+/*
+ * Reads the child's standard output and error (both at once, so
+ * neither pipe fills) into out and err (NUL-terminated, cap bytes each)
+ * until it exits, within timeout_ms; then reaps it.  Returns the wait
+ * status; fails the test when it does not exit in time (it is killed).
+ */
+int testutil_proc_collect(struct testutil_proc *p, char *out, size_t outcap,
+    char *err, size_t errcap, int timeout_ms);
 
 /*
  * Sets where a TESTUTIL_CORRUPT, _DROP_LINE or _CLOSE_EARLY server
