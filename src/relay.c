@@ -99,7 +99,8 @@ relay_start(struct relay *r)
 void
 relay_stop(struct relay *r)
 {
-	storm_stop(r->storm);
+	if (r != NULL)
+		storm_stop(r->storm);
 }
 
 void

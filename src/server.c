@@ -790,12 +790,7 @@ server_start(struct server *srv)
 	    "tcpchatd: listening on %s (mode %s)\n", srv->name,
 	    server_mode_name(srv->cfg.mode));
 	io_write_full(srv->cfg.console_out_fd, line, (size_t)n);
-	console_set_prompt(srv->console, "tcpchatd> ");
-	if ((rc = console_start(srv->console)) != 0) {
-		server_error(srv, "tcpchatd: cannot start the console: %s",
-		    strerror(rc));
-		return -1;
-	}
+	/* Helper threads first: once the console answers, all are up. */
 	if ((rc = session_flusher_start(srv->flusher)) != 0) {
 		server_error(srv, "tcpchatd: cannot start the flusher: %s",
 		    strerror(rc));
@@ -804,6 +799,12 @@ server_start(struct server *srv)
 	if ((rc = relay_start(srv->relay)) != 0) {
 		server_error(
 		    srv, "tcpchatd: cannot start the relay: %s", strerror(rc));
+		return -1;
+	}
+	console_set_prompt(srv->console, "tcpchatd> ");
+	if ((rc = console_start(srv->console)) != 0) {
+		server_error(srv, "tcpchatd: cannot start the console: %s",
+		    strerror(rc));
 		return -1;
 	}
 	transcript_write(
@@ -839,6 +840,9 @@ server_free(struct server *srv)
 		close(srv->lfd);
 	if (atomic_load(&srv->stats.io.threads) != 0 || srv->console_running)
 		return;
+	/* After a failed start they may run; stopping twice is harmless. */
+	relay_stop(srv->relay);
+	session_flusher_stop(srv->flusher);
 	relay_free(srv->relay);
 	session_flusher_free(srv->flusher);
 	tls_context_unref(srv->tls);
