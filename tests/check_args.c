@@ -210,6 +210,83 @@ START_TEST(test_duration_refuses_hex)
 }
 END_TEST
 
+/* Parses the operands, from the defaults 127.0.0.1 and 9999. */
+static int
+operands(int argc, char *const argv[], struct args_endpoint *ep, char *err)
+{
+	memset(ep, 0, sizeof(*ep));
+	strcpy(ep->host, "127.0.0.1");
+	strcpy(ep->port, "9999");
+	return args_operands(argc, argv, ep, err, ARGS_ERR_MAX);
+}
+
+START_TEST(test_operands_forms)
+{
+	struct args_endpoint ep;
+	char err[ARGS_ERR_MAX];
+	char *none[] = {NULL}, *host[] = {"example.org"},
+	     *hostport[] = {"127.0.0.1:9600"}, *v6port[] = {"[::1]:9600"},
+	     *v6[] = {"::1"}, *v6br[] = {"[fe80::1%lo]"},
+	     *two[] = {"::1", "9600"}, *colon[] = {":9600"};
+
+	ck_assert_int_eq(operands(0, none, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "127.0.0.1");
+	ck_assert_str_eq(ep.port, "9999");
+	ck_assert_int_eq(operands(1, host, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "example.org");
+	ck_assert_str_eq(ep.port, "9999");
+	/* tcpchat 127.0.0.1:9600 once tried [127.0.0.1:9600]:9999. */
+	ck_assert_int_eq(operands(1, hostport, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "127.0.0.1");
+	ck_assert_str_eq(ep.port, "9600");
+	ck_assert_int_eq(operands(1, v6port, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "::1");
+	ck_assert_str_eq(ep.port, "9600");
+	ck_assert_int_eq(operands(1, v6, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "::1");
+	ck_assert_str_eq(ep.port, "9999");
+	ck_assert_int_eq(operands(1, v6br, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "fe80::1%lo");
+	ck_assert_int_eq(operands(2, two, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "::1");
+	ck_assert_str_eq(ep.port, "9600");
+	ck_assert_int_eq(operands(1, colon, &ep, err), 0);
+	ck_assert_str_eq(ep.host, "127.0.0.1");
+	ck_assert_str_eq(ep.port, "9600");
+}
+END_TEST
+
+START_TEST(test_operands_errors)
+{
+	static const struct {
+		int argc;
+		char *argv[3];
+		const char *why;
+	} bad[] = {
+	    {1, {"h:99999"}, "port 99999 is out of range (1 to 65535)"},
+	    {1, {"h:0"}, "port 0 is out of range (1 to 65535)"},
+	    {2, {"h", "abc"}, "'abc' is not a port number (1 to 65535)"},
+	    {2, {"h", "-1"}, "'-1' is not a port number (1 to 65535)"},
+	    {1, {"h:"}, "'' is not a port number (1 to 65535)"},
+	    {1, {"[::1"}, "'[::1': missing ']' after the IPv6 address"},
+	    {1, {"[::1]x"}, "'[::1]x': expected ':PORT' after ']'"},
+	    {2, {"h:1", "2"}, "port given twice: 'h:1' and '2'"},
+	    {3, {"a", "1", "c"}, "too many arguments: 'c'"},
+	    {1, {""}, "empty host name"},
+	};
+	struct args_endpoint ep;
+	char err[ARGS_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ck_assert_msg(
+		    operands(bad[i].argc, bad[i].argv, &ep, err) == -1,
+		    "accepted case %zu", i);
+		ck_assert_str_eq(err, bad[i].why);
+	}
+}
+END_TEST
+
 static Suite *
 args_suite(void)
 {
@@ -230,6 +307,8 @@ args_suite(void)
 
 	tc = tcase_create("endpoints");
 	tcase_add_test(tc, test_listen_endpoints);
+	tcase_add_test(tc, test_operands_forms);
+	tcase_add_test(tc, test_operands_errors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("durations");
