@@ -35,6 +35,7 @@ lineedit_available(void)
 /* readline's callbacks carry no context pointer: the active editor's. */
 static struct {
 	int active;
+	int installed; /* readline's callback handler is in place */
 	int hidden;
 	lineedit_line_fn on_line;
 	void *ctx;
@@ -53,6 +54,12 @@ lineedit_on_line(char *line)
 {
 	if (line == NULL) {
 		lineedit.eof = 1;
+		/*
+		 * Removed here, inside the handler, or readline prompts again
+		 * at once and leaves a stray prompt behind.
+		 */
+		rl_callback_handler_remove();
+		lineedit.installed = 0;
 		return;
 	}
 	if (*line != '\0')
@@ -79,6 +86,15 @@ lineedit_generate(const char *word, int state)
 	prefix[n] = '\0';
 	const char *c = lineedit.complete(lineedit.ctx, prefix, word, state);
 	return c != NULL ? strdup(c) : NULL;
+}
+
+/* What readline falls back on when asked to complete: nothing. */
+static char *
+lineedit_no_files(const char *word, int state)
+{
+	(void)word;
+	(void)state;
+	return NULL;
 }
 
 static char **
@@ -108,7 +124,19 @@ lineedit_start(const char *prompt, lineedit_line_fn on_line, void *ctx)
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
 	rl_attempted_completion_function = lineedit_attempt;
+	/* Never file names, whichever completion path is taken. */
+	rl_completion_entry_function = lineedit_no_files;
+#ifndef HAVE_LIBEDIT
+	rl_bind_keyseq("\\e/", rl_complete); /* was complete-filename */
+	rl_bind_keyseq("\\C-x/", rl_possible_completions);
+	/*
+	 * Bracketed paste makes readline end the line at Ctrl-D, so the
+	 * prompt could not be erased: a pasted newline sends a line.
+	 */
+	rl_variable_bind("enable-bracketed-paste", "off");
+#endif
 	rl_callback_handler_install(lineedit.prompt, lineedit_on_line);
+	lineedit.installed = 1;
 	return 0;
 }
 
@@ -160,6 +188,7 @@ lineedit_hide(void)
 	rl_replace_line("", 0);
 	rl_redisplay();
 #endif
+	fflush(rl_outstream);
 }
 
 void
@@ -187,6 +216,7 @@ lineedit_show(void)
 	lineedit.saved = NULL;
 	rl_forced_update_display();
 #endif
+	fflush(rl_outstream);
 	lineedit.hidden = 0;
 }
 
@@ -201,7 +231,11 @@ lineedit_stop(void)
 {
 	if (!lineedit.active)
 		return;
-	rl_callback_handler_remove();
+	if (lineedit.installed)
+		rl_callback_handler_remove();
+	lineedit.installed = 0;
+	/* readline's own output first, then the erase after it. */
+	fflush(rl_outstream);
 	(void)io_write_full(STDOUT_FILENO, LINEEDIT_ERASE, 4);
 	lineedit.active = 0;
 	lineedit.hidden = 0;
