@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -754,4 +755,120 @@ testutil_chatd_stop(struct testutil_chatd *d)
 	    "tcpchatd exit status %#x; stderr: %.2000s", status, errors);
 	ck_assert_msg(errors[0] == '\0', "tcpchatd stderr: %.2000s", errors);
 	free(errors);
+}
+
+const char *
+testutil_find_in_path(const char *name)
+{
+	static __thread char path[PATH_MAX];
+	const char *dirs = getenv("PATH");
+
+	while (dirs != NULL && *dirs != '\0') {
+		size_t n = strcspn(dirs, ":");
+		snprintf(path, sizeof(path), "%.*s/%s", (int)n, dirs, name);
+		if (n > 0 && access(path, X_OK) == 0)
+			return path;
+		dirs += n + (dirs[n] == ':');
+	}
+	return NULL;
+}
+
+int
+testutil_free_port(void)
+{
+	int gai, fd = net_listen("127.0.0.1", "0", 1, &gai), port;
+
+	ck_assert_int_ge(fd, 0);
+	port = net_local_port(fd);
+	close(fd);
+	return port;
+}
+
+/* Whether a /proc/net/tcp-style table lists port in state LISTEN. */
+static int
+testutil_listed(const char *table, int port)
+{
+	char line[512];
+	unsigned local_port, state;
+	int found = 0;
+	FILE *f = fopen(table, "r");
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL) {
+		/* "  0: 0100007F:1F90 00000000:0000 0A ..." */
+		const char *colon = strchr(line, ':');
+		if (colon == NULL || (colon = strchr(colon + 1, ':')) == NULL)
+			continue;
+		if (sscanf(colon + 1, "%x %*s %x", &local_port, &state) == 2 &&
+		    (int)local_port == port && state == 0x0A)
+			found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+int
+testutil_wait_listening(int port, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+
+	for (;;) {
+		if (testutil_listed("/proc/net/tcp", port) ||
+		    testutil_listed("/proc/net/tcp6", port))
+			return 1;
+		if (clock_ms_until(deadline) == 0)
+			return 0;
+		/* No descriptor tells when another process starts listening. */
+		poll(NULL, 0, 20);
+	}
+}
+
+const char *
+testutil_seed_copy(const char *name, int port)
+{
+	static __thread char copy[PATH_MAX];
+	char src[PATH_MAX], dir[] = "/tmp/tcpchat-seed-XXXXXX", text[8192];
+	char out[sizeof(text) + 64];
+	const char *top = getenv("top_srcdir");
+	size_t len, o = 0;
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/tests/seed/%s", top ? top : ".", name);
+	ck_assert_msg(
+	    (f = fopen(src, "r")) != NULL, "%s: %s", src, strerror(errno));
+	len = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[len] = '\0';
+	/* The tutorial's servers and clients bind or dial 9999 or 8888. */
+	for (size_t i = 0; i < len;) {
+		if (strncmp(text + i, "9999", 4) == 0 ||
+		    strncmp(text + i, "8888", 4) == 0) {
+			o += (size_t)snprintf(
+			    out + o, sizeof(out) - o, "%d", port);
+			i += 4;
+		} else {
+			out[o++] = text[i++];
+		}
+	}
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(copy, sizeof(copy), "%s/%s", dir, name);
+	ck_assert_ptr_nonnull(f = fopen(copy, "w"));
+	ck_assert_uint_eq(fwrite(out, 1, o, f), o);
+	ck_assert_int_eq(fclose(f), 0);
+	return copy;
+}
+
+void
+testutil_seed_remove(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	unlink(dir);
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		rmdir(dir);
+	}
 }

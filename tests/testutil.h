@@ -237,4 +237,31 @@ int testutil_chatd_wait(
 /* Stops it with SIGTERM: it must exit 0 and say nothing on stderr. */
 void testutil_chatd_stop(struct testutil_chatd *d);
 
+/*
+ * Looks name up in $PATH, as a shell would: the path of an executable
+ * (static storage, per thread), or NULL when there is none.
+ */
+const char *testutil_find_in_path(const char *name);
+
+/* A port on 127.0.0.1 that nobody listened on a moment ago. */
+int testutil_free_port(void);
+
+/*
+ * Waits until something listens on TCP port (IPv4 or IPv6, as
+ * /proc/net/tcp and tcp6 show it) without connecting to it: a server
+ * that accepts only once is left untouched.  1 when it does in time.
+ */
+int testutil_wait_listening(int port, int timeout_ms);
+
+/*
+ * Copies the tutorial's program tests/seed/NAME into a fresh temporary
+ * directory, with its fixed port (9999 or 8888) replaced by port, so
+ * parallel runs cannot clash.  Returns the copy's path (static storage,
+ * per thread); testutil_seed_remove() deletes it.
+ */
+const char *testutil_seed_copy(const char *name, int port);
+
+/* Deletes a copy made by testutil_seed_copy and its directory. */
+void testutil_seed_remove(const char *path);
+
 #endif
