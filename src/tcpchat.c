@@ -4,50 +4,67 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "client.h"
 #include "version.h"
 
+#define PROG "tcpchat"
+
 /* Longest --wait accepted: a day is already beyond any real use. */
-#define TCPCHAT_MAX_WAIT_S 86400.0
+#define TCPCHAT_MAX_WAIT_MS (86400 * 1000)
 
 /* Signals end the session through this pipe; see tcpchat_on_signal. */
 static int tcpchat_stop_pipe[2] = {-1, -1};
 static volatile sig_atomic_t tcpchat_signal;
 
 static void
-tcpchat_usage(FILE *out)
+tcpchat_usage(void)
 {
-	fputs("usage: tcpchat [OPTIONS] [HOST [PORT]]\n"
-	      "Talk to a TCP chat or echo server (default 127.0.0.1 9999).\n"
-	      "\n"
-	      "  -m, --message TEXT   send TEXT, print the reply, exit\n"
-	      "  -w, --wait SECONDS   limit for connecting and for replies "
-	      "(default 10,\n"
-	      "                       0: no limit)\n"
-	      "  -r, --raw            send each line without its newline, "
-	      "byte-exact\n"
-	      "  -h, --help           show this help and exit\n"
-	      "  -V, --version        show the version and exit\n"
-	      "\n"
-	      "Interactive when standard input is a terminal: lines are sent "
-	      "as typed,\n"
-	      "`q` sends q and quits, Ctrl-D half-closes.  Otherwise each "
-	      "input line\n"
-	      "is sent, then the client waits for the server to close.\n"
-	      "Exit status: 0 normal end, 1 connection or runtime error, 2 "
-	      "usage.\n",
-	    out);
+	printf("usage: tcpchat [OPTIONS] [HOST[:PORT] | [V6ADDR]:PORT | HOST "
+	       "PORT]\n"
+	       "       tcpchat --control PATH [OPTIONS]\n"
+	       "Talk to a TCP chat or echo server (default %s port %s), or\n"
+	       "attach to a tcpchatd control socket as its operator.\n"
+	       "\n"
+	       "  -m, --message TEXT   send TEXT, print the reply, exit\n"
+	       "  -w, --wait TIME      bound on every wait for the server "
+	       "(500ms, 10s, 2m;\n"
+	       "                       a bare number is seconds; default "
+	       "10s; 0: none)\n"
+	       "  -r, --raw            send lines without their newline, one "
+	       "at a time\n"
+	       "      --lines          send lines with their newline\n"
+	       "                       (default: as the server's first "
+	       "message does)\n"
+	       "      --max-line BYTES longest one-shot reply (default %d)\n"
+	       "  -4, -6               IPv4 or IPv6 addresses only\n"
+	       "  -v, --verbose        connection details and timings on "
+	       "stderr (-vv: more)\n"
+	       "      --control PATH   operate a tcpchatd through its control "
+	       "socket\n"
+	       "  -h, --help           show this help and exit\n"
+	       "  -V, --version        show the version and exit\n"
+	       "\n"
+	       "Interactive when standard input is a terminal: lines are sent "
+	       "as typed,\n"
+	       "`q` sends q and quits, Ctrl-D ends sending.  Otherwise each "
+	       "input line\n"
+	       "is sent, then the client waits for the server to close.\n"
+	       "Exit status: 0 normal end, 1 connection or runtime error, 2 "
+	       "usage,\n"
+	       "3 the server's only answer was a refusal.  See tcpchat(1).\n",
+	    CLIENT_DEFAULT_HOST, CLIENT_DEFAULT_PORT, CLIENT_DEFAULT_MAX_LINE);
 }
 
 /*
@@ -87,81 +104,122 @@ tcpchat_catch_signals(void)
 		sigaction(sigs[i], &sa, NULL);
 }
 
-/* Parses --wait: seconds, fractions allowed.  Milliseconds or -1. */
+/* Whether dimming is welcome on this terminal (no-color.org, dumb). */
 static int
-tcpchat_parse_wait(const char *arg)
+tcpchat_styles_ok(void)
 {
-	char *end;
-	double s;
+	const char *term = getenv("TERM");
+	const char *no_color = getenv("NO_COLOR");
 
-	errno = 0;
-	s = strtod(arg, &end);
-	if (errno != 0 || end == arg || *end != '\0' || !isfinite(s) || s < 0 ||
-	    s > TCPCHAT_MAX_WAIT_S)
-		return -1;
-	return (int)(s * 1000.0 + 0.5);
+	return (no_color == NULL || no_color[0] == '\0') && term != NULL &&
+	    strcmp(term, "dumb") != 0;
 }
 
 int
 main(int argc, char **argv)
 {
+	enum { OPT_LINES = 256, OPT_MAX_LINE, OPT_CONTROL };
 	static const struct option longopts[] = {
 	    {"message", required_argument, NULL, 'm'},
 	    {"wait", required_argument, NULL, 'w'},
-	    {"raw", no_argument, NULL, 'r'}, {"help", no_argument, NULL, 'h'},
+	    {"raw", no_argument, NULL, 'r'},
+	    {"lines", no_argument, NULL, OPT_LINES},
+	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
+	static char host[ARGS_HOST_MAX], port[ARGS_PORT_MAX];
 	struct client_options opts;
-	int ch, status;
+	struct args_endpoint ep;
+	char why[ARGS_ERR_MAX];
+	int ch, status, dialect_given = 0;
+	int64_t ms;
+	long long n;
 
 	client_options_init(&opts);
-	while (
-	    (ch = getopt_long(argc, argv, "m:w:rhV", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":m:w:r46vhV", longopts, NULL)) !=
+	    -1) {
 		switch (ch) {
 		case 'm':
 			opts.mode = CLIENT_ONE_SHOT;
 			opts.message = optarg;
 			break;
 		case 'w':
-			if ((opts.wait_ms = tcpchat_parse_wait(optarg)) == -1)
-				errx(CLIENT_EXIT_USAGE,
-				    "--wait: not a number "
-				    "of seconds from 0 to %.0f: %s",
-				    TCPCHAT_MAX_WAIT_S, optarg);
+			if (args_duration_ms(optarg, 0, TCPCHAT_MAX_WAIT_MS,
+			        &ms, why, sizeof(why)) == -1)
+				return args_usage_error(
+				    PROG, "--wait: %s", why);
+			opts.wait_ms = (int)ms;
 			break;
 		case 'r':
-			opts.raw = 1;
+		case OPT_LINES:
+			if (dialect_given++ > 0)
+				return args_usage_error(
+				    PROG, "--raw and --lines: choose one");
+			opts.dialect = ch == 'r' ? CLIENT_DIALECT_BARE
+			                         : CLIENT_DIALECT_LINES;
+			break;
+		case OPT_MAX_LINE:
+			if (args_number(optarg, 1, CLIENT_MAX_MAX_LINE, &n, why,
+			        sizeof(why)) == -1)
+				return args_usage_error(
+				    PROG, "--max-line: %s", why);
+			opts.max_line = (size_t)n;
+			break;
+		case '4':
+		case '6':
+			opts.family = ch == '4' ? AF_INET : AF_INET6;
+			break;
+		case 'v':
+			opts.verbose++;
+			break;
+		case OPT_CONTROL:
+			if (optarg[0] == '\0')
+				return args_usage_error(
+				    PROG, "--control: empty path");
+			opts.control_path = optarg;
 			break;
 		case 'h':
-			tcpchat_usage(stdout);
+			tcpchat_usage();
 			return CLIENT_EXIT_OK;
 		case 'V':
 			fputs(VERSION_LINE("tcpchat"), stdout);
 			return CLIENT_EXIT_OK;
 		default:
-			tcpchat_usage(stderr);
-			return CLIENT_EXIT_USAGE;
+			args_option_error(ch, optopt, argv, optind, longopts,
+			    why, sizeof(why));
+			return args_usage_error(PROG, "%s", why);
 		}
 	}
-	if (argc - optind > 2) {
-		warnx("too many arguments: %s", argv[optind + 2]);
-		tcpchat_usage(stderr);
-		return CLIENT_EXIT_USAGE;
-	}
-	if (optind < argc) {
-		if (argv[optind][0] == '\0')
-			errx(CLIENT_EXIT_USAGE, "empty host name");
-		opts.host = argv[optind];
-	}
-	if (optind + 1 < argc) {
-		if (argv[optind + 1][0] == '\0')
-			errx(CLIENT_EXIT_USAGE, "empty port");
-		opts.port = argv[optind + 1];
+	if (opts.control_path != NULL) {
+		if (optind < argc)
+			return args_usage_error(PROG,
+			    "--control takes no HOST or PORT: '%s'",
+			    argv[optind]);
+		if (dialect_given || opts.family != AF_UNSPEC)
+			return args_usage_error(PROG,
+			    "--control: -4, -6, --raw and --lines do not "
+			    "apply");
+	} else {
+		memset(&ep, 0, sizeof(ep));
+		snprintf(ep.host, sizeof(ep.host), "%s", CLIENT_DEFAULT_HOST);
+		snprintf(ep.port, sizeof(ep.port), "%s", CLIENT_DEFAULT_PORT);
+		if (args_operands(argc - optind, argv + optind, &ep, why,
+		        sizeof(why)) == -1)
+			return args_usage_error(PROG, "%s", why);
+		memcpy(host, ep.host, sizeof(host));
+		memcpy(port, ep.port, sizeof(port));
+		opts.host = host;
+		opts.port = port;
 	}
 
 	if (opts.mode != CLIENT_ONE_SHOT && isatty(STDIN_FILENO))
 		opts.mode = CLIENT_INTERACTIVE;
 	/* A hostile server must not reach the terminal with escapes. */
 	opts.escape_output = isatty(STDOUT_FILENO);
+	opts.style_output = opts.escape_output && tcpchat_styles_ok();
 	opts.line_editing =
 	    opts.mode == CLIENT_INTERACTIVE && opts.escape_output;
 	tcpchat_catch_signals();
