@@ -95,6 +95,7 @@ struct client {
 	size_t out_off, out_len, out_cap;
 	uint64_t tx_total; /* bytes sent */
 	uint64_t tx_progress_ms; /* when the server last took bytes */
+	int tx_dead; /* the server takes no more: what it sent still counts */
 	int shut_wr; /* we half-closed */
 	uint64_t idle_deadline_ms; /* after half-close: when to give up */
 	unsigned commands; /* control: lines sent */
@@ -673,6 +674,8 @@ client_queue(struct client *c, const char *p, size_t len)
 {
 	size_t need = c->out_len + len;
 
+	if (c->tx_dead)
+		return 0; /* nobody to send it to */
 	if (need > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : CLIENT_CHUNK;
 		char *grown;
@@ -713,12 +716,14 @@ client_send_queued(struct client *c)
 		}
 		if (n == 0)
 			return;
-		if (errno == EPIPE ||
-		    (errno == ECONNRESET && client_refused(c))) {
-			/* The server is gone; reading says how. */
-			c->server_closed = 1;
-		} else if (errno == ECONNRESET) {
-			client_fail(c, "%s: connection reset by peer", c->peer);
+		if (errno == EPIPE || errno == ECONNRESET) {
+			/*
+			 * The server is gone, maybe having said why (a
+			 * refusal) before it read what we sent: reading says.
+			 */
+			c->tx_dead = 1;
+			client_verbose(c, 2, "+%.1f ms: %s takes no more: %s",
+			    client_elapsed_ms(c), c->peer, strerror(errno));
 		} else {
 			client_fail(c, "%s: %s", c->peer, strerror(errno));
 		}
@@ -899,7 +904,7 @@ static int
 client_wants_input(const struct client *c)
 {
 	return c->opts->mode != CLIENT_ONE_SHOT && !c->in_eof && !c->quit &&
-	    c->out_len == 0 && c->in_len < sizeof(c->in_buf);
+	    !c->tx_dead && c->out_len == 0 && c->in_len < sizeof(c->in_buf);
 }
 
 /* Whether all input is read and sent. */
@@ -1044,7 +1049,7 @@ client_maybe_shutdown(struct client *c)
 {
 	const struct client_options *o = c->opts;
 
-	if (c->control || c->shut_wr || c->out_len > 0 ||
+	if (c->control || c->shut_wr || c->tx_dead || c->out_len > 0 ||
 	    o->mode == CLIENT_ONE_SHOT)
 		return;
 	if (!c->quit && !(c->in_eof && c->in_len == 0))
@@ -1253,7 +1258,8 @@ client_report_close(struct client *c)
 	else if (c->opts->mode == CLIENT_ONE_SHOT && c->rx_total == 0)
 		client_fail(
 		    c, "%s closed the connection without a reply", c->peer);
-	else if (c->control && c->commands > 0 && !client_control_answered(c))
+	else if (c->control && c->commands > 0 && !client_control_answered(c) &&
+	    !client_refused(c))
 		client_fail(
 		    c, "%s closed the connection without an answer", c->peer);
 }
