@@ -107,6 +107,25 @@ lineedit_attempt(const char *word, int start, int end)
 	return rl_completion_matches(word, lineedit_generate);
 }
 
+#if defined(HAVE_LIBEDIT)
+/*
+ * Ctrl-D.  libedit's rl_callback_read_char drops the end of input that
+ * Ctrl-D on an empty line means (newer libedits pass it on): the key is
+ * ours instead.  On a line with text it does nothing (Delete deletes).
+ */
+static int
+lineedit_ctrl_d(int count, int key)
+{
+	(void)count;
+	(void)key;
+	if (rl_end == 0) {
+		lineedit.eof = 1;
+		rl_done = 1; /* el_gets returns now */
+	}
+	return 0;
+}
+#endif
+
 int
 lineedit_start(const char *prompt, lineedit_line_fn on_line, void *ctx)
 {
@@ -137,6 +156,9 @@ lineedit_start(const char *prompt, lineedit_line_fn on_line, void *ctx)
 #endif
 	rl_callback_handler_install(lineedit.prompt, lineedit_on_line);
 	lineedit.installed = 1;
+#if defined(HAVE_LIBEDIT)
+	rl_add_defun("tcpchat-end-of-input", lineedit_ctrl_d, 4);
+#endif
 	return 0;
 }
 
@@ -164,6 +186,15 @@ lineedit_read(void)
 		lineedit.line = NULL;
 		lineedit.on_line(lineedit.ctx, line, strlen(line));
 		free(line);
+#if defined(HAVE_LIBEDIT)
+		/*
+		 * libedit leaves the terminal cooked until its next read:
+		 * keys typed meanwhile (Ctrl-D above all) would go to the
+		 * tty's own line discipline while we wait in poll.
+		 */
+		if (lineedit.active)
+			rl_prep_terminal(1);
+#endif
 	}
 	if (lineedit.eof && lineedit.active) {
 		lineedit_stop();
@@ -247,6 +278,25 @@ lineedit_stop(void)
 	lineedit.line = NULL;
 }
 #else
+#if defined(HAVE_LIBEDIT)
+/*
+ * Ctrl-D.  libedit's rl_callback_read_char drops the end of input that
+ * Ctrl-D on an empty line means (newer libedits pass it on): the key is
+ * ours instead.  On a line with text it does nothing (Delete deletes).
+ */
+static int
+lineedit_ctrl_d(int count, int key)
+{
+	(void)count;
+	(void)key;
+	if (rl_end == 0) {
+		lineedit.eof = 1;
+		rl_done = 1; /* el_gets returns now */
+	}
+	return 0;
+}
+#endif
+
 int
 lineedit_start(const char *prompt, lineedit_line_fn on_line, void *ctx)
 {
