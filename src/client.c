@@ -570,6 +570,8 @@ client_decide(struct client *c, enum client_dialect dialect)
 {
 	c->dialect = dialect;
 	c->awaiting_reply = 0;
+	if (c->opts->mode == CLIENT_ONE_SHOT)
+		return; /* no line follows: nothing to tell */
 	if (dialect == CLIENT_DIALECT_BARE)
 		client_verbose(c, 1,
 		    "%s sends messages without a newline: "
