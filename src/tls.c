@@ -82,6 +82,11 @@ tls_context_new(const SSL_METHOD *method, int server, char *err, size_t errsz)
 		tls_fail(err, errsz, "%s", strerror(errno));
 		return NULL;
 	}
+	/*
+	 * No clean-up at exit: a connection thread still ending as the
+	 * process exits would free its thread state a second time.
+	 */
+	OPENSSL_init_ssl(OPENSSL_INIT_NO_ATEXIT, NULL);
 	if ((c->ctx = SSL_CTX_new(method)) == NULL) {
 		tls_fail(err, errsz, "cannot make a TLS context: %s",
 		    tls_reason(why, sizeof(why)));
