@@ -50,7 +50,7 @@ mult=${CK_TIMEOUT_MULTIPLIER:-1}
 mult=${mult%%.*}
 [ "$mult" -ge 1 ] 2>/dev/null || mult=1
 cmd_timeout=$((30 * mult)) # seconds a foreground command may take
-wait_tenths=$((100 * mult)) # tenths of a second to wait for a line
+wait_tenths=$((300 * mult)) # tenths of a second to wait for a line
 export LC_ALL=C.UTF-8
 
 # In a network namespace of its own when the system allows it (root, or
@@ -104,7 +104,7 @@ skipped=0
 wait_lines() {
 	local i
 	for ((i = 0; i < wait_tenths; i++)); do
-		[ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
 		sleep 0.1
 	done
 	return 1
