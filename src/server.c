@@ -262,6 +262,29 @@ server_default_max_clients(void)
 	return (int)rl.rlim_cur - SERVER_FD_RESERVE;
 }
 
+/* How long admission waits for threads of clients already gone. */
+#define SERVER_FINISHING_WAIT_MS 250
+
+/*
+ * Whether one more session thread fits under --max-clients.  Threads of
+ * clients that have left (no longer online) may still be finishing:
+ * they are waited for briefly, so a client that comes in just as
+ * another leaves is not turned away, and threads stay bounded.
+ */
+static int
+server_thread_free(struct server *srv)
+{
+	uint64_t deadline = clock_now_ms() + SERVER_FINISHING_WAIT_MS;
+
+	while (atomic_load(&srv->stats.io.threads) >= srv->cfg.max_clients) {
+		if (registry_count(srv->registry) >= srv->cfg.max_clients ||
+		    clock_now_ms() >= deadline)
+			return 0;
+		poll(NULL, 0, 1);
+	}
+	return 1;
+}
+
 /*
  * Checks the rules that need nothing but the address: --allow/--deny,
  * --max-clients, --max-per-ip (taking a slot).  NULL when admitted, or
@@ -280,7 +303,7 @@ server_check_rules(
 	 * Live session threads, not registered sessions: a thread that
 	 * left the registry still holds its stack until it has finished.
 	 */
-	if (atomic_load(&srv->stats.io.threads) >= srv->cfg.max_clients) {
+	if (!server_thread_free(srv)) {
 		snprintf(notice, size, "tcpchatd: server full (%d clients)\n",
 		    srv->cfg.max_clients);
 		return "server full";
