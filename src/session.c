@@ -475,6 +475,19 @@ session_send_direct_locked(struct session *s, struct msgbuf *b)
 	return SESSION_SENT;
 }
 
+/*
+ * Whether other threads may write to the transport: direct sends are
+ * allowed and the session's thread runs.  Until then lines are queued
+ * for that thread, so a client turned away after registering (its thread
+ * could not start) is never written a word of what others said.  Called
+ * with s->lock held.
+ */
+static int
+session_direct_locked(const struct session *s)
+{
+	return s->direct && s->state == SESSION_RUNNING;
+}
+
 /* Whether the last direct write is a batch window ago (s->lock held). */
 static int
 session_window_passed(const struct session *s)
@@ -491,7 +504,7 @@ session_send_buf(struct session *s, struct msgbuf *b)
 	pthread_mutex_lock(&s->lock);
 	if (s->state == SESSION_GONE || s->closing) {
 		rc = SESSION_GONE_ERR;
-	} else if (s->direct && s->head == NULL && !s->writing &&
+	} else if (session_direct_locked(s) && s->head == NULL && !s->writing &&
 	    (s->limits->flusher == NULL || session_window_passed(s))) {
 		rc = session_send_direct_locked(s, b);
 	} else if (s->queued_bytes + b->len > s->limits->max_queue ||
@@ -511,7 +524,8 @@ session_send_buf(struct session *s, struct msgbuf *b)
 		session_append_locked(s, m);
 		if (s->writing)
 			;
-		else if (s->direct && !s->blocked && s->limits->flusher)
+		else if (session_direct_locked(s) && !s->blocked &&
+		    s->limits->flusher)
 			session_flusher_push_locked(s->limits->flusher, s);
 		else
 			session_wake_locked(s);

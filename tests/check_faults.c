@@ -33,12 +33,26 @@ int __wrap_pthread_create(
     pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
 
 static atomic_int faults_fail_threads;
+/*
+ * FAULTS_SLOW_FAILURE: the failing call first says so in
+ * faults_failing and holds until the test sets faults_release (or 10 s
+ * pass), so the test can act while a refused client is half admitted.
+ */
+#define FAULTS_SLOW_FAILURE 2
+static atomic_int faults_failing, faults_release;
 
 int
 __wrap_pthread_create(pthread_t *thread, const pthread_attr_t *attr,
     void *(*fn)(void *), void *arg)
 {
-	if (atomic_load(&faults_fail_threads))
+	int fail = atomic_load(&faults_fail_threads);
+
+	if (fail == FAULTS_SLOW_FAILURE) {
+		atomic_store(&faults_failing, 1);
+		for (int i = 0; i < 1000 && !atomic_load(&faults_release); i++)
+			poll(NULL, 0, 10); /* the test's turn: a flag to poll */
+	}
+	if (fail)
 		return EAGAIN;
 	return __real_pthread_create(thread, attr, fn, arg);
 }
@@ -146,6 +160,54 @@ START_TEST(test_thread_creation_fails)
 }
 END_TEST
 
+/*
+ * A client refused because no thread could be had is told so, and hears
+ * nothing else: not what the room said while it was half admitted (in
+ * the registry, its thread failing to start).
+ */
+START_TEST(test_refused_client_hears_nothing_of_the_room)
+{
+	struct faults_server fs;
+
+	faults_server_start(&fs, SERVER_ROOM);
+	int talker = testutil_connect(fs.port);
+	faults_expect(&fs, "connected (1 online)");
+	int listener = testutil_connect(fs.port);
+	faults_expect(&fs, "connected (2 online)");
+	char buf[256];
+	/* Joined: (the probe's leave may reach it too, just before). */
+	testutil_read_until(talker, buf, sizeof(buf), "tcpchatd: #3 joined",
+	    testutil_wait_ms(5000));
+	ck_assert_msg(strstr(buf, "tcpchatd: #3 joined (2 online)\n") != NULL,
+	    "talker got \"%s\"", testutil_visible(buf, strlen(buf)));
+	atomic_store(&faults_fail_threads, FAULTS_SLOW_FAILURE);
+	int refused = testutil_connect(fs.port);
+	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(5000);
+	while (!atomic_load(&faults_failing) && clock_ms_until(deadline) > 0)
+		poll(NULL, 0, 5); /* a flag set by the accept loop */
+	ck_assert_msg(atomic_load(&faults_failing), "no thread was started");
+	/* The room talks while the refused one is half admitted... */
+	testutil_send_str(talker, "for members only\n");
+	testutil_send_str(talker, "done\n");
+	testutil_read_until(
+	    listener, buf, sizeof(buf), "#2: done\n", testutil_wait_ms(5000));
+	ck_assert_msg(strstr(buf, "#2: for members only\n#2: done\n") != NULL,
+	    "listener got \"%s\"", testutil_visible(buf, strlen(buf)));
+	/* ...and the first message had gone to everyone it was going to. */
+	atomic_store(&faults_release, 1);
+	testutil_expect_str(refused,
+	    "tcpchatd: error: cannot serve more "
+	    "clients now, try again later\n");
+	ck_assert_int_eq(testutil_wait_eof(refused, testutil_wait_ms(5000)), 1);
+	faults_expect(&fs, "refused: cannot start a thread");
+	atomic_store(&faults_fail_threads, 0);
+	close(refused);
+	close(talker);
+	close(listener);
+	faults_server_stop(&fs);
+}
+END_TEST
+
 START_TEST(test_out_of_descriptors)
 {
 	struct faults_server fs;
@@ -199,6 +261,7 @@ faults_suite(void)
 
 	tc = tcase_create("threads");
 	tcase_add_test(tc, test_thread_creation_fails);
+	tcase_add_test(tc, test_refused_client_hears_nothing_of_the_room);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
