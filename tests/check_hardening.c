@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,40 +31,6 @@ hard_join(struct testutil_chatd *h)
 
 	testutil_chatd_expect_sub(h, "connected (");
 	return fd;
-}
-
-/* Counts entries of a /proc directory of the server. */
-static int
-hard_count_fds(pid_t pid)
-{
-	char path[64];
-	struct dirent *d;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *dir = opendir(path);
-	ck_assert_ptr_nonnull(dir);
-	while ((d = readdir(dir)) != NULL)
-		if (d->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
-}
-
-static int
-hard_count_threads(pid_t pid)
-{
-	char path[64], line[256];
-	int n = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "Threads: %d", &n) == 1)
-			break;
-	fclose(f);
-	return n;
 }
 
 /* Closes with a reset (RST) instead of an orderly FIN. */
@@ -420,11 +385,11 @@ START_TEST(test_cycles_leave_nothing_behind)
 	/* Console up, no client yet: the threads the server always has. */
 	io_write_full(h.proc.in_fd, "/help\n", 6);
 	testutil_chatd_expect_sub(&h, "commands:");
-	int base_threads = hard_count_threads(h.proc.pid);
+	int base_threads = testutil_proc_threads(h.proc.pid);
 	/* One full cycle first: the accept loop has everything it keeps. */
 	close(hard_join(&h));
 	testutil_chatd_expect_sub(&h, "(0 online)");
-	int base_fds = hard_count_fds(h.proc.pid);
+	int base_fds = testutil_proc_fds(h.proc.pid);
 	for (int i = 0; i < 300; i++) {
 		int fd = testutil_connect(h.port);
 		if (i % 3 == 0)
@@ -437,8 +402,8 @@ START_TEST(test_cycles_leave_nothing_behind)
 	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(10000);
 	int fds, threads;
 	do {
-		fds = hard_count_fds(h.proc.pid);
-		threads = hard_count_threads(h.proc.pid);
+		fds = testutil_proc_fds(h.proc.pid);
+		threads = testutil_proc_threads(h.proc.pid);
 		if (fds == base_fds && threads == base_threads)
 			break;
 		poll(NULL, 0, 20); /* polling /proc: nothing to wait on */

@@ -1,15 +1,17 @@
 /* testutil.c - helpers the Check suites share (see testutil.h). */
 #include "config.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -362,6 +364,13 @@ testutil_program(const char *name)
 void
 testutil_spawn(struct testutil_proc *p, char *const argv[])
 {
+	testutil_spawn_with(p, argv, NULL, NULL);
+}
+
+void
+testutil_spawn_with(struct testutil_proc *p, char *const argv[],
+    testutil_child_fn child, void *arg)
+{
 	int in[2], out[2], err[2];
 
 	ck_assert_int_eq(pipe2(in, O_CLOEXEC), 0);
@@ -373,6 +382,8 @@ testutil_spawn(struct testutil_proc *p, char *const argv[])
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		if (child != NULL)
+			child(arg);
 		/* A bare name is looked up on the PATH (openssl, ncat). */
 		if (strchr(argv[0], '/') != NULL)
 			execv(argv[0], argv);
@@ -415,6 +426,13 @@ int
 testutil_spawn_server(
     struct testutil_proc *p, const char *mode, const char *const extra[])
 {
+	return testutil_spawn_server_with(p, mode, extra, NULL, NULL);
+}
+
+int
+testutil_spawn_server_with(struct testutil_proc *p, const char *mode,
+    const char *const extra[], testutil_child_fn child, void *arg)
+{
 	const char *argv[64];
 	char line[512];
 	int argc = 0;
@@ -430,10 +448,13 @@ testutil_spawn_server(
 	for (int i = 0; extra != NULL && extra[i] != NULL && argc < 63; i++)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
-	testutil_spawn(p, (char *const *)argv);
-	ck_assert_msg(
-	    testutil_read_line(p->out_fd, line, sizeof(line), 10000) >= 0,
-	    "tcpchatd printed no first line");
+	testutil_spawn_with(p, (char *const *)argv, child, arg);
+	if (testutil_read_line(p->out_fd, line, sizeof(line), 10000) < 0) {
+		char why[512];
+		testutil_drain(
+		    p->err_fd, why, sizeof(why), clock_now_ms() + 1000);
+		ck_abort_msg("tcpchatd printed no first line; stderr: %s", why);
+	}
 	ck_assert_msg(strncmp(line, "tcpchatd: listening on ", 23) == 0,
 	    "unexpected first line: %s", line);
 	colon = strrchr(line, ':');
@@ -636,7 +657,14 @@ void
 testutil_chatd_start(
     struct testutil_chatd *d, const char *mode, const char *const extra[])
 {
-	d->port = testutil_spawn_server(&d->proc, mode, extra);
+	testutil_chatd_start_with(d, mode, extra, NULL, NULL);
+}
+
+void
+testutil_chatd_start_with(struct testutil_chatd *d, const char *mode,
+    const char *const extra[], testutil_child_fn child, void *arg)
+{
+	d->port = testutil_spawn_server_with(&d->proc, mode, extra, child, arg);
 	ck_assert_int_gt(d->port, 0);
 }
 
@@ -747,9 +775,14 @@ testutil_chatd_wait(struct testutil_chatd *d, char **console, char **errors)
 void
 testutil_chatd_stop(struct testutil_chatd *d)
 {
-	char *errors;
-
 	kill(d->proc.pid, SIGTERM);
+	testutil_chatd_expect_clean_exit(d);
+}
+
+void
+testutil_chatd_expect_clean_exit(struct testutil_chatd *d)
+{
+	char *errors;
 	int status = testutil_chatd_wait(d, NULL, &errors);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	    "tcpchatd exit status %#x; stderr: %.2000s", status, errors);
@@ -871,4 +904,101 @@ testutil_seed_remove(const char *path)
 		*slash = '\0';
 		rmdir(dir);
 	}
+}
+
+/* ---- a process seen through /proc ------------------------------------ */
+
+long
+testutil_proc_status(pid_t pid, const char *name)
+{
+	char path[64], line[256];
+	size_t len = strlen(name);
+	long value = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, name, len) == 0 && line[len] == ':') {
+			value = atol(line + len + 1);
+			break;
+		}
+	fclose(f);
+	return value;
+}
+
+int
+testutil_proc_threads(pid_t pid)
+{
+	return (int)testutil_proc_status(pid, "Threads");
+}
+
+int
+testutil_proc_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *dir = opendir(path);
+	ck_assert_msg(dir != NULL, "%s: %s", path, strerror(errno));
+	while ((d = readdir(dir)) != NULL)
+		if (d->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+long
+testutil_proc_cpu_ms(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long utime = 0, stime = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15, counted after the name, which may hold spaces. */
+	const char *p = strrchr(buf, ')');
+	ck_assert_ptr_nonnull(p);
+	ck_assert_int_eq(
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+	        &utime, &stime),
+	    2);
+	return (long)((utime + stime) * 1000 / (unsigned long)hz);
+}
+
+int
+testutil_proc_reset_peak(pid_t pid)
+{
+	char path[64];
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/clear_refs", (int)pid);
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = write(fd, "5", 1) == 1 ? 0 : -1;
+	close(fd);
+	return rc;
+}
+
+long
+testutil_raise_nofile(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	if (rl.rlim_cur < (rlim_t)want) {
+		rl.rlim_cur =
+		    rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur > (rlim_t)LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
 }

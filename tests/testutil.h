@@ -114,6 +114,17 @@ const char *testutil_program(const char *name);
 void testutil_spawn(struct testutil_proc *p, char *const argv[]);
 
 /*
+ * Runs in a spawned child between fork and exec, to set limits or
+ * become another user: async-signal-safe calls only; it may write why
+ * to standard error and _exit(127).
+ */
+typedef void (*testutil_child_fn)(void *arg);
+
+/* testutil_spawn with child(arg) run in the child first (may be NULL). */
+void testutil_spawn_with(struct testutil_proc *p, char *const argv[],
+    testutil_child_fn child, void *arg);
+
+/*
  * Reads one line (without its LF) from fd into buf within timeout_ms.
  * Returns its length, or -1 on end of file or timeout.
  */
@@ -125,6 +136,10 @@ ssize_t testutil_read_line(int fd, char *buf, size_t cap, int timeout_ms);
  */
 int testutil_spawn_server(
     struct testutil_proc *p, const char *mode, const char *const extra[]);
+
+/* testutil_spawn_server with child(arg) run in the child first. */
+int testutil_spawn_server_with(struct testutil_proc *p, const char *mode,
+    const char *const extra[], testutil_child_fn child, void *arg);
 
 /* Sends sig and waits up to timeout_ms for exit: the wait status, or -1. */
 int testutil_proc_stop(struct testutil_proc *p, int sig, int timeout_ms);
@@ -202,6 +217,10 @@ const char *testutil_visible(const char *bytes, size_t len);
 void testutil_chatd_start(
     struct testutil_chatd *d, const char *mode, const char *const extra[]);
 
+/* testutil_chatd_start with child(arg) run in the child first. */
+void testutil_chatd_start_with(struct testutil_chatd *d, const char *mode,
+    const char *const extra[], testutil_child_fn child, void *arg);
+
 /* Types one line at its console (the newline is added). */
 void testutil_chatd_type(struct testutil_chatd *d, const char *line);
 
@@ -238,6 +257,13 @@ int testutil_chatd_wait(
 void testutil_chatd_stop(struct testutil_chatd *d);
 
 /*
+ * Waits for it to exit after a signal sent already (its console read
+ * to the end by someone else, or not): it must exit 0 and say nothing
+ * on stderr.
+ */
+void testutil_chatd_expect_clean_exit(struct testutil_chatd *d);
+
+/*
  * Looks name up in $PATH, as a shell would: the path of an executable
  * (static storage, per thread), or NULL when there is none.
  */
@@ -263,5 +289,28 @@ const char *testutil_seed_copy(const char *name, int port);
 
 /* Deletes a copy made by testutil_seed_copy and its directory. */
 void testutil_seed_remove(const char *path);
+
+/* ---- a process seen through /proc ------------------------------------ */
+
+/* A "Name:  value" field of /proc/PID/status (VmRSS, VmHWM: in KiB). */
+long testutil_proc_status(pid_t pid, const char *name);
+
+/* Threads of pid now. */
+int testutil_proc_threads(pid_t pid);
+
+/* Descriptors pid has open. */
+int testutil_proc_fds(pid_t pid);
+
+/* CPU time pid has used (user and system), in ms. */
+long testutil_proc_cpu_ms(pid_t pid);
+
+/* Resets pid's peak RSS (VmHWM) to its RSS now.  0, or -1. */
+int testutil_proc_reset_peak(pid_t pid);
+
+/*
+ * Raises this process's open-file limit as far as allowed, towards
+ * want; returns the limit now.
+ */
+long testutil_raise_nofile(long want);
 
 #endif
