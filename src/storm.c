@@ -83,8 +83,12 @@ storm_end_window_locked(struct storm *st)
 
 	st->joined = st->left = 0;
 	st->first_join = 0;
-	st->announced = 0;
-	/* Still stormy: the next window counts from here. */
+	/*
+	 * Still stormy: the next window counts from here, and all of it
+	 * goes into its summary (no burst of single notices again until a
+	 * window passes quietly).
+	 */
+	st->announced = joined + left > 0 ? st->burst : 0;
 	st->window_end =
 	    joined + left > 0 ? clock_now_ms() + (uint64_t)st->window_ms : 0;
 	if (joined + left == 0)

@@ -1,9 +1,11 @@
 /*
- * storm.h - join and leave notices under a storm: within any window of
+ * storm.h - join and leave notices under a storm: within a window of
  * window_ms the first burst events are announced one by one, the rest
  * only counted, and at the window's end one summary goes out ("250
- * joined, 3 left").  So a thousand joins at once cost a few broadcasts,
- * not a thousand: O(1) per event.  A thread of its own ends windows.
+ * joined, 3 left"); while the storm goes on, each next window is summed
+ * up whole, until one passes quietly.  So a thousand joins at once cost
+ * a few broadcasts, not a thousand: O(1) per event, and in a long storm
+ * one broadcast per window.  A thread of its own ends windows.
  */
 #ifndef TCPCHAT_STORM_H
 #define TCPCHAT_STORM_H
