@@ -102,9 +102,7 @@ operator_send_all(struct operator* op, const char *text, size_t len)
 	size_t n, sent = 0;
 
 	list = registry_snapshot(op->registry, &n);
-	for (size_t i = 0; i < n; i++)
-		sent +=
-		    (size_t)relay_operator_send(op->relay, list[i], text, len);
+	sent = relay_operator_send_all(op->relay, list, n, text, len);
 	registry_release(list, n);
 	if (n == 0)
 		console_print(op->console, "no clients online: nothing sent");

@@ -407,26 +407,38 @@ relay_left(struct relay *r, struct session *s, const char *reason,
 	relay_announce(r, s, event, 0, online);
 }
 
-int
-relay_operator_send(
-    struct relay *r, struct session *s, const char *text, size_t len)
+/*
+ * The operator's text as one line ("operator: " first in room mode),
+ * stored within the budget, for any number of clients.  NULL when it
+ * cannot be had: *said tells whether that was reported already.
+ */
+static struct msgbuf *
+relay_operator_line(struct relay *r, const char *text, size_t len, int *said)
 {
 	int room = r->cfg.mode == RELAY_ROOM;
 	size_t need = len + 16;
 	char *line = malloc(need);
-	int rc, n;
 
+	*said = line == NULL;
 	if (line == NULL) {
 		console_print(
 		    r->console, "tcpchatd: out of memory: nothing sent");
-		return 0;
+		return NULL;
 	}
-	n = snprintf(
+	int n = snprintf(
 	    line, need, "%s%.*s\n", room ? "operator: " : "", (int)len, text);
 	struct msgbuf *b = relay_buffer(r, line, (size_t)n);
 	free(line);
-	rc = b != NULL ? session_send_buf(s, b) : RELAY_NO_ROOM;
-	msgbuf_unref(b);
+	return b;
+}
+
+/* Sends the operator's line b (NULL: none) to s.  1 if queued. */
+static int
+relay_operator_deliver(struct relay *r, struct session *s, struct msgbuf *b,
+    const char *text, size_t len)
+{
+	int rc = b != NULL ? session_send_buf(s, b) : RELAY_NO_ROOM;
+
 	if (rc == SESSION_SENT) {
 		transcript_write(r->log, s->id, s->addr, "out", text, len);
 		return 1;
@@ -434,6 +446,29 @@ relay_operator_send(
 	/* Say which message did not get through, not just that one did not. */
 	relay_report_failed(r, s, rc, text, len);
 	return 0;
+}
+
+int
+relay_operator_send(
+    struct relay *r, struct session *s, const char *text, size_t len)
+{
+	return relay_operator_send_all(r, &s, 1, text, len) == 1;
+}
+
+size_t
+relay_operator_send_all(struct relay *r, struct session *const *list, size_t n,
+    const char *text, size_t len)
+{
+	int said;
+	size_t sent = 0;
+	/* One copy of the line, shared by every recipient's queue. */
+	struct msgbuf *b = relay_operator_line(r, text, len, &said);
+
+	for (size_t i = 0; i < n && !said; i++)
+		sent +=
+		    (size_t)relay_operator_deliver(r, list[i], b, text, len);
+	msgbuf_unref(b);
+	return sent;
 }
 
 void

@@ -80,6 +80,13 @@ void relay_left(struct relay *r, struct session *s, const char *reason,
 int relay_operator_send(
     struct relay *r, struct session *s, const char *text, size_t len);
 
+/*
+ * relay_operator_send to each of list[0..n), the line stored once for
+ * all of them.  Returns how many it was queued for.
+ */
+size_t relay_operator_send_all(struct relay *r, struct session *const *list,
+    size_t n, const char *text, size_t len);
+
 /* The operator disconnects s: it is told why, then closed. */
 void relay_kick(struct relay *r, struct session *s);
 
