@@ -276,13 +276,16 @@ server_thread_free(struct server *srv)
 {
 	uint64_t deadline = clock_now_ms() + SERVER_FINISHING_WAIT_MS;
 
-	while (atomic_load(&srv->stats.io.threads) >= srv->cfg.max_clients) {
+	for (;;) {
+		/* Those that have ended are joined, and counted gone. */
+		session_reap(&srv->stats.io);
+		if (atomic_load(&srv->stats.io.threads) < srv->cfg.max_clients)
+			return 1;
 		if (registry_count(srv->registry) >= srv->cfg.max_clients ||
 		    clock_now_ms() >= deadline)
 			return 0;
 		poll(NULL, 0, 1);
 	}
-	return 1;
 }
 
 /*
@@ -301,7 +304,7 @@ server_check_rules(
 	}
 	/*
 	 * Live session threads, not registered sessions: a thread that
-	 * left the registry still holds its stack until it has finished.
+	 * left the registry holds its stack until it has been joined.
 	 */
 	if (!server_thread_free(srv)) {
 		snprintf(notice, size, "tcpchatd: server full (%d clients)\n",
@@ -509,7 +512,8 @@ server_accept_loop(struct server *srv, const sigset_t *waitmask)
 	int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
 	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* Joinable: a thread is counted until joined (session_reap). */
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
 	pthread_attr_setstacksize(&attr, SERVER_STACK_SIZE);
 	while (!server_signalled && !atomic_load(&srv->stopping)) {
 		struct pollfd pfd = {.fd = srv->lfd, .events = POLLIN};
@@ -559,8 +563,11 @@ server_shutdown(struct server *srv)
 	}
 	/* Threads out of the registry may still be announcing their end. */
 	for (int i = 0; i < 1000 && atomic_load(&srv->stats.io.threads) > 0;
-	     i++)
-		poll(NULL, 0, 1);
+	     i++) {
+		session_reap(&srv->stats.io);
+		if (atomic_load(&srv->stats.io.threads) > 0)
+			poll(NULL, 0, 1);
+	}
 	console_print(srv->console, "tcpchatd: stopped");
 }
 

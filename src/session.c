@@ -1130,6 +1130,34 @@ session_transport_name(struct session *s)
 	return t->ops->describe != NULL ? t->ops->describe(t) : NULL;
 }
 
+/*
+ * One finished thread, on its own stack: valid until it is joined.
+ */
+struct session_ended {
+	pthread_t thread;
+	struct session_ended *next;
+};
+
+/* Joins the threads of list e, counting each gone. */
+static void
+session_join_all(struct session_totals *totals, struct session_ended *e)
+{
+	while (e != NULL) {
+		/* Read before the join: the node goes with the stack. */
+		struct session_ended *next = e->next;
+		pthread_t thread = e->thread;
+		pthread_join(thread, NULL);
+		atomic_fetch_sub(&totals->threads, 1);
+		e = next;
+	}
+}
+
+void
+session_reap(struct session_totals *totals)
+{
+	session_join_all(totals, atomic_exchange(&totals->ended, NULL));
+}
+
 /* The thread body: serves the connection, reports its end, lets go. */
 static void *
 session_thread(void *arg)
@@ -1167,9 +1195,24 @@ session_thread(void *arg)
 
 	s->cb->closed(s->ctx, s, reason, undelivered, lost);
 	session_free_msgs(undelivered);
+	int joinable = s->joinable;
 	session_unref(s);
-	/* The last touch of shared state: the server may go after this. */
-	atomic_fetch_sub(&totals->threads, 1);
+	if (!joinable) {
+		/* The last touch of shared state: the server may go after. */
+		atomic_fetch_sub(&totals->threads, 1);
+		return NULL;
+	}
+	/*
+	 * Still counted until joined: queued to be joined (by the next
+	 * thread to end, or the owner), it joins those that ended before.
+	 */
+	struct session_ended me = {pthread_self(), NULL};
+	struct session_ended *before = atomic_exchange(&totals->ended, NULL);
+	me.next = atomic_load(&totals->ended);
+	while (!atomic_compare_exchange_weak(&totals->ended, &me.next, &me))
+		;
+	/* Joinable at once; whoever joins it waits for these too. */
+	session_join_all(totals, before);
 	return NULL;
 }
 
@@ -1181,6 +1224,9 @@ session_start(struct session *s, const pthread_attr_t *attr)
 
 	/* The transport is final now (TLS replaces the plain one). */
 	s->direct = s->limits->direct_send && s->transport.ops->concurrent_send;
+	int detached = PTHREAD_CREATE_DETACHED;
+	pthread_attr_getdetachstate(attr, &detached);
+	s->joinable = detached == PTHREAD_CREATE_JOINABLE;
 	atomic_fetch_add(&totals->threads, 1);
 	int rc = pthread_create(&thread, attr, session_thread, s);
 	if (rc != 0)

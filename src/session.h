@@ -45,16 +45,22 @@ struct session_msg {
 	int counted; /* a message (not echoed bytes): counts as one out */
 };
 
+/* A joinable session thread that has finished, waiting to be joined. */
+struct session_ended;
+
 /*
  * Counters shared by every session of a server, updated without locks.
- * threads counts session threads started and not yet finished: the last
- * thing a session thread does is to decrement it.
+ * threads counts session threads started and not yet gone: a detached
+ * one decrements it as its last act; a joinable one is counted until it
+ * has been joined (session_reap), so the count bounds the threads the
+ * kernel has, not just those still serving.
  */
 struct session_totals {
 	atomic_uint_fast64_t bytes_in;
 	atomic_uint_fast64_t bytes_out;
 	atomic_uint_fast64_t msgs_out;
 	atomic_int threads;
+	_Atomic(struct session_ended *) ended; /* finished, not joined */
 };
 
 /* What a session may do; fixed when it is created. */
@@ -137,6 +143,7 @@ struct session {
 	void *ctx;
 	int reply_error; /* errno of a failed session_reply, or 0 */
 	int reply_queued; /* session_reply queued a rest since last look */
+	int joinable; /* its thread is to be joined (session_reap) */
 	atomic_int refs;
 
 	int direct; /* direct sends allowed (limits and transport) */
@@ -178,11 +185,19 @@ void session_ref(struct session *s);
 void session_unref(struct session *s);
 
 /*
- * Starts the session's thread with attr (detached), which takes over
- * the caller's reference.  0, or an error number: then the session was
- * not started and the reference is still the caller's.
+ * Starts the session's thread with attr, which takes over the caller's
+ * reference.  A joinable thread is joined by session_reap (or by the
+ * next session thread that ends); a detached one is never.  0, or an
+ * error number: then the session was not started and the reference is
+ * still the caller's.
  */
 int session_start(struct session *s, const pthread_attr_t *attr);
+
+/*
+ * Joins the joinable session threads of totals that have finished (each
+ * is in its last instructions), counting them gone.
+ */
+void session_reap(struct session_totals *totals);
 
 /* Results of session_send. */
 enum session_send_result {
