@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
@@ -48,6 +49,12 @@
 #define SERVER_BACKOFF_MS 100
 /* After a closing notice, how long a client gets to close first. */
 #define SERVER_LINGER_MS 1000
+/*
+ * Address space kept back (mapped, never touched) for the clients being
+ * served: given up when a thread or a session cannot be had, so that
+ * they can still be relayed to while new clients are turned away.
+ */
+#define SERVER_RESERVE ((size_t)4 << 20)
 
 struct server {
 	struct server_config cfg;
@@ -67,6 +74,9 @@ struct server {
 	const struct session_callbacks *callbacks;
 	struct stats stats;
 	struct access_counter per_ip; /* --max-per-ip */
+	/* Admission when out of threads or memory (the accept loop's). */
+	void *reserve; /* SERVER_RESERVE bytes mapped, or NULL: given up */
+	int ceiling; /* live threads when that happened; INT_MAX: none */
 	pthread_t main_thread;
 	atomic_int stopping; /* set once shutdown began */
 	int console_running; /* its thread outlived console_stop */
@@ -288,6 +298,68 @@ server_thread_free(struct server *srv)
 	}
 }
 
+/* What a client is told when no thread or memory can be had for it. */
+static void
+server_exhausted_notice(char *notice, size_t size)
+{
+	snprintf(notice, size,
+	    "tcpchatd: error: cannot serve more clients now, try again later\n");
+}
+
+/* Maps the reserve: address space only, no memory.  0, or -1. */
+static int
+server_reserve_take(struct server *srv)
+{
+	void *p = mmap(NULL, SERVER_RESERVE, PROT_NONE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	srv->reserve = p;
+	return 0;
+}
+
+/*
+ * A thread or a session could not be had: no more clients are admitted
+ * than are served now, and the reserve goes to those being served (a
+ * line relayed to them needs memory too).
+ */
+static void
+server_exhausted(struct server *srv)
+{
+	int live = atomic_load(&srv->stats.io.threads);
+
+	/* With nobody served, the next client is tried again. */
+	if (live < srv->ceiling)
+		srv->ceiling = live > 0 ? live : 1;
+	if (srv->reserve != NULL) {
+		munmap(srv->reserve, SERVER_RESERVE);
+		srv->reserve = NULL;
+		console_print(srv->console,
+		    "tcpchatd: out of threads or memory with %d clients: "
+		    "turning new ones away",
+		    live);
+	}
+}
+
+/*
+ * Whether admission is held at the ceiling; it is lifted once clients
+ * have left and the reserve can be mapped again.
+ */
+static int
+server_at_ceiling(struct server *srv, int live)
+{
+	if (srv->ceiling == INT_MAX)
+		return 0;
+	if (live < srv->ceiling && server_reserve_take(srv) == 0) {
+		srv->ceiling = INT_MAX;
+		console_print(
+		    srv->console, "tcpchatd: admitting clients again");
+		return 0;
+	}
+	return live >= srv->ceiling;
+}
+
 /*
  * Checks the rules that need nothing but the address: --allow/--deny,
  * --max-clients, --max-per-ip (taking a slot).  NULL when admitted, or
@@ -311,6 +383,10 @@ server_check_rules(
 		    srv->cfg.max_clients);
 		return "server full";
 	}
+	if (server_at_ceiling(srv, atomic_load(&srv->stats.io.threads))) {
+		server_exhausted_notice(notice, size);
+		return "out of threads or memory";
+	}
 	if (srv->cfg.max_per_ip > 0 &&
 	    access_counter_take(&srv->per_ip, sa, srv->cfg.max_per_ip) == -1) {
 		snprintf(notice, size,
@@ -319,14 +395,6 @@ server_check_rules(
 		return "over --max-per-ip";
 	}
 	return NULL;
-}
-
-/* What a client is told when no thread or memory can be had for it. */
-static void
-server_exhausted_notice(char *notice, size_t size)
-{
-	snprintf(notice, size,
-	    "tcpchatd: error: cannot serve more clients now, try again later\n");
 }
 
 /* Socket options for an admitted client. */
@@ -440,9 +508,8 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 	s = session_new(fd, registry_next_id(srv->registry), sa, salen,
 	    &srv->limits, srv->callbacks, srv);
 	if (s == NULL) {
-		snprintf(
-		    notice, sizeof(notice), "tcpchatd: error: out of memory\n");
 		snprintf(why, sizeof(why), "out of memory");
+		server_exhausted(srv);
 		goto refuse;
 	}
 	if (registry_add(srv->registry, s, srv->cfg.max_clients) == -1) {
@@ -463,6 +530,7 @@ server_admit(struct server *srv, int fd, const struct sockaddr *sa,
 		registry_remove(srv->registry, s);
 		snprintf(why, sizeof(why), "cannot start a thread: %s",
 		    strerror(rc));
+		server_exhausted(srv);
 		goto refuse;
 	}
 	atomic_fetch_add(&srv->stats.connections, 1);
@@ -762,6 +830,9 @@ server_new(const struct server_config *cfg, int err_fd, sigset_t *waitmask)
 		free(srv);
 		return NULL;
 	}
+	/* Without a reserve, the ceiling still holds. */
+	srv->ceiling = INT_MAX;
+	(void)server_reserve_take(srv);
 	server_limits_init(srv);
 	server_signalled = 0;
 	server_signals_init(waitmask);
@@ -873,6 +944,8 @@ server_free(struct server *srv)
 	/* After a failed start they may run; stopping twice is harmless. */
 	relay_stop(srv->relay);
 	session_flusher_stop(srv->flusher);
+	if (srv->reserve != NULL)
+		munmap(srv->reserve, SERVER_RESERVE);
 	relay_free(srv->relay);
 	session_flusher_free(srv->flusher);
 	tls_context_unref(srv->tls);

@@ -511,7 +511,10 @@ session_send_buf(struct session *s, struct msgbuf *b)
 	    (m = session_msg_new(b, 0, 1)) == NULL) {
 		/* It stopped reading: drop it rather than wait for it. */
 		s->closing = 1;
-		s->close_reason = "too slow (outbound queue full)";
+		s->close_reason = m == NULL &&
+		        s->queued_bytes + b->len <= s->limits->max_queue
+		    ? "out of memory"
+		    : "too slow (outbound queue full)";
 		session_wake_locked(s);
 		rc = SESSION_FULL;
 	} else {
