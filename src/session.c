@@ -485,7 +485,9 @@ session_send_direct_locked(struct session *s, struct msgbuf *b)
 static int
 session_direct_locked(const struct session *s)
 {
-	return s->direct && s->state == SESSION_RUNNING;
+	/* The state first: direct is written by session_start unlocked,
+	 * before the thread runs and sets the state. */
+	return s->state == SESSION_RUNNING && s->direct;
 }
 
 /* Whether the last direct write is a batch window ago (s->lock held). */
