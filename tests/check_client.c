@@ -1287,13 +1287,17 @@ script_endless_line(struct script_server *s, int fd)
 		;
 }
 
-/* Reads the question, then drips a byte every 150 ms, never a newline. */
+/*
+ * Reads the question, then drips a byte every 50 ms, never a newline:
+ * well under the 200 ms pause that ends a reply, even on a loaded
+ * machine (150 ms, the issue's figure, sometimes slept past 200).
+ */
 static void
 script_drip(struct script_server *s, int fd)
 {
 	(void)io_read_some(fd, s->got, sizeof(s->got));
 	for (int i = 0; i < 1000 && io_write_full(fd, "d", 1) == 1; i++)
-		poll(NULL, 0, 150); /* the drip's own pace */
+		poll(NULL, 0, 50); /* the drip's own pace */
 }
 
 /* Reads the question, then floods lines as fast as they go. */
@@ -1401,7 +1405,7 @@ START_TEST(test_one_shot_drip_bounded)
 	ck_assert_uint_ge(took, 1000);
 	ck_assert_uint_lt(took, 1000 + (uint64_t)testutil_wait_ms(1500));
 	ck_assert_uint_ge(h.out_len, 1);
-	ck_assert_uint_le(h.out_len, 8);
+	ck_assert_uint_le(h.out_len, 60);
 	ck_assert(all_bytes(h.out, h.out_len, 'd'));
 	snprintf(expect, sizeof(expect),
 	    "tcpchat: 127.0.0.1:%d: reply not complete within 1 s "
