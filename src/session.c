@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "framing.h"
 #include "session.h"
+#include "telnet.h"
 
 /*
  * Reads go to a small buffer on the stack; once a read fills it, a
@@ -35,6 +36,8 @@
  */
 #define SESSION_READ_SMALL 1024
 #define SESSION_READ_BIG 16384
+/* Input goes through the telnet filter this much at a time. */
+#define SESSION_TELNET_CHUNK 128
 
 /*
  * An unframed session with nothing queued waits in a blocking receive
@@ -438,7 +441,7 @@ session_flusher_free(struct session_flusher *f)
  * s->lock held.  Returns a session_send result.
  */
 static int
-session_send_direct_locked(struct session *s, struct msgbuf *b)
+session_send_direct_locked(struct session *s, struct msgbuf *b, int counted)
 {
 	s->writing = 1;
 	s->last_direct_ns = clock_now_ns();
@@ -452,10 +455,10 @@ session_send_direct_locked(struct session *s, struct msgbuf *b)
 	}
 	session_count_out(s, (size_t)n);
 	if ((size_t)n == b->len) {
-		session_count_msg_locked(s, 1);
+		session_count_msg_locked(s, counted);
 	} else {
 		/* The rest goes first: others may have appended since. */
-		struct session_msg *m = session_msg_new(b, (size_t)n, 1);
+		struct session_msg *m = session_msg_new(b, (size_t)n, counted);
 		if (m == NULL) {
 			/* Half a line went: the client cannot be served. */
 			session_release_locked(s, -1, ENOMEM);
@@ -497,8 +500,12 @@ session_window_passed(const struct session *s)
 	return clock_now_ns() - s->last_direct_ns >= SESSION_BATCH_NS;
 }
 
-int
-session_send_buf(struct session *s, struct msgbuf *b)
+/*
+ * session_send_buf, for a message (counted) or for bytes that are not
+ * one (telnet's answers).
+ */
+static int
+session_queue_buf(struct session *s, struct msgbuf *b, int counted)
 {
 	struct session_msg *m = NULL;
 	int rc = SESSION_SENT;
@@ -508,9 +515,9 @@ session_send_buf(struct session *s, struct msgbuf *b)
 		rc = SESSION_GONE_ERR;
 	} else if (session_direct_locked(s) && s->head == NULL && !s->writing &&
 	    (s->limits->flusher == NULL || session_window_passed(s))) {
-		rc = session_send_direct_locked(s, b);
+		rc = session_send_direct_locked(s, b, counted);
 	} else if (s->queued_bytes + b->len > s->limits->max_queue ||
-	    (m = session_msg_new(b, 0, 1)) == NULL) {
+	    (m = session_msg_new(b, 0, counted)) == NULL) {
 		/* It stopped reading: drop it rather than wait for it. */
 		s->closing = 1;
 		s->close_reason = m == NULL &&
@@ -540,7 +547,14 @@ session_send_buf(struct session *s, struct msgbuf *b)
 }
 
 int
-session_send(struct session *s, const char *data, size_t len)
+session_send_buf(struct session *s, struct msgbuf *b)
+{
+	return session_queue_buf(s, b, 1);
+}
+
+/* session_send, counted as a message or not. */
+static int
+session_send_bytes(struct session *s, const char *data, size_t len, int counted)
 {
 	struct msgbuf *b = msgbuf_new(s->limits->budget, data, len);
 	int rc;
@@ -555,9 +569,15 @@ session_send(struct session *s, const char *data, size_t len)
 		pthread_mutex_unlock(&s->lock);
 		return SESSION_FULL;
 	}
-	rc = session_send_buf(s, b);
+	rc = session_queue_buf(s, b, counted);
 	msgbuf_unref(b);
 	return rc;
+}
+
+int
+session_send(struct session *s, const char *data, size_t len)
+{
+	return session_send_bytes(s, data, len, 1);
 }
 
 /*
@@ -751,8 +771,12 @@ session_linger(struct session *s, const sigset_t *waitmask)
 /* The reading side of a session's loop. */
 struct session_reader {
 	struct framing framing;
+	struct telnet telnet; /* limits->telnet: its commands taken out */
 	int framed; /* messages go to cb->message, else bytes to data */
 	int blocking; /* unframed: waits in a blocking receive */
+	int input_ended; /* half_close: the client is done sending */
+	int finished_told; /* cb->finished was called */
+	uint64_t probe_end; /* input_ended: when to call it */
 	uint64_t last_rx; /* when bytes last arrived */
 	uint64_t line_start; /* when the unfinished line began, or 0 */
 	char *buf; /* small, or big once allocated */
@@ -761,13 +785,18 @@ struct session_reader {
 	char small[SESSION_READ_SMALL];
 };
 
-/* One message to the owner, counted.  NULL, or why the session ends. */
+/*
+ * One message to the owner, counted; unterminated: it ended with no
+ * newline.  NULL, or why the session ends.
+ */
 static const char *
-session_deliver(struct session *s, const char *msg, size_t len)
+session_deliver(
+    struct session *s, const char *msg, size_t len, int unterminated)
 {
 	pthread_mutex_lock(&s->lock);
 	s->msgs_in++;
 	pthread_mutex_unlock(&s->lock);
+	s->unterminated = unterminated;
 	return s->cb->message(s->ctx, s, msg, len);
 }
 
@@ -782,7 +811,7 @@ session_feed(
 
 	while ((rc = framing_push(&r->framing, &buf, &len, &msg, &msglen)) ==
 	    FRAMING_COMPLETE)
-		if ((reason = session_deliver(s, msg, msglen)) != NULL)
+		if ((reason = session_deliver(s, msg, msglen, 0)) != NULL)
 			return reason;
 	if (rc == FRAMING_TOO_LONG) {
 		char notice[96];
@@ -803,7 +832,7 @@ session_flush(struct session *s, struct session_reader *r, int force)
 
 	if (!framing_flush(&r->framing, force, &msg, &len))
 		return NULL;
-	return session_deliver(s, msg, len);
+	return session_deliver(s, msg, len, 1);
 }
 
 /* The nearest of: a pause to flush, the idle timeout, the line's end. */
@@ -822,6 +851,8 @@ session_next_deadline(const struct session *s, const struct session_reader *r)
 	if (l->idle_timeout_ms &&
 	    r->last_rx + (uint64_t)l->idle_timeout_ms < deadline)
 		deadline = r->last_rx + (uint64_t)l->idle_timeout_ms;
+	if (r->input_ended && !r->finished_told && r->probe_end < deadline)
+		deadline = r->probe_end;
 	return deadline;
 }
 
@@ -844,7 +875,12 @@ session_on_timeout(struct session *s, struct session_reader *r)
 		session_close(s,
 		    "tcpchatd: error: line not completed in time\n",
 		    "line timeout");
-	else if (r->framed)
+	else if (r->input_ended && !r->finished_told && now >= r->probe_end) {
+		/* No reset in all that time: it is listening. */
+		r->finished_told = 1;
+		if (s->cb->finished != NULL)
+			s->cb->finished(s->ctx, s);
+	} else if (r->framed)
 		reason = session_flush(s, r, 0);
 	if (r->framed && framing_pending(&r->framing) == 0)
 		r->line_start = 0;
@@ -853,6 +889,31 @@ session_on_timeout(struct session *s, struct session_reader *r)
 
 static const char *session_take_bytes(
     struct session *s, struct session_reader *r, size_t n);
+
+/*
+ * Takes telnet's commands out of r->buf[0..n) and sends its answers.
+ * Returns the bytes of data left at the start of r->buf.
+ */
+static size_t
+session_telnet(struct session *s, struct session_reader *r, size_t n)
+{
+	char reply[TELNET_REPLY_BOUND(SESSION_TELNET_CHUNK)];
+	size_t kept = 0, reply_len;
+
+	for (size_t off = 0; off < n; off += SESSION_TELNET_CHUNK) {
+		size_t chunk = n - off < SESSION_TELNET_CHUNK
+		    ? n - off
+		    : SESSION_TELNET_CHUNK;
+		size_t m = telnet_filter(
+		    &r->telnet, r->buf + off, chunk, reply, &reply_len);
+		memmove(r->buf + kept, r->buf + off, m);
+		kept += m;
+		/* Not a message: telnet's own, uncounted. */
+		if (reply_len > 0)
+			(void)session_send_bytes(s, reply, reply_len, 0);
+	}
+	return kept;
+}
 
 /* Bytes arrived in r->buf.  NULL, or why the session ends. */
 static const char *
@@ -886,6 +947,8 @@ session_take_bytes(struct session *s, struct session_reader *r, size_t n)
 		return reason;
 	}
 	r->last_rx = clock_now_ms();
+	if (s->limits->telnet)
+		n = session_telnet(s, r, n);
 	/* A trickle does not move the line's deadline. */
 	if (framing_pending(&r->framing) == 0)
 		r->line_start = r->last_rx;
@@ -893,6 +956,25 @@ session_take_bytes(struct session *s, struct session_reader *r, size_t n)
 	if (framing_pending(&r->framing) == 0)
 		r->line_start = 0;
 	return reason;
+}
+
+/*
+ * The client ended its input (half_close): the notice goes out, and if
+ * no reset answers it within the probe time, it is listening.  NULL, or
+ * why the session ends.
+ */
+static const char *
+session_input_ended(struct session *s, struct session_reader *r)
+{
+	const struct session_limits *l = s->limits;
+
+	r->input_ended = 1;
+	r->probe_end = clock_now_ms() + (uint64_t)l->finish_probe_ms;
+	if (l->finish_notice != NULL &&
+	    session_send_bytes(s, l->finish_notice, strlen(l->finish_notice),
+	        0) == SESSION_FULL)
+		return "out of memory";
+	return NULL;
 }
 
 /* The transport is readable.  NULL, or why the session ends. */
@@ -904,12 +986,19 @@ session_on_readable(struct session *s, struct session_reader *r)
 	if (n == 0) {
 		/* The peer closed: what it sent last still counts. */
 		const char *reason = r->framed ? session_flush(s, r, 1) : NULL;
-		return reason != NULL ? reason : "closed";
+		if (reason != NULL)
+			return reason;
+		return r->framed && s->limits->half_close
+		    ? session_input_ended(s, r)
+		    : "closed";
 	}
 	if (n == -1) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+		int err = errno;
+		if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
 			return NULL;
-		return session_error_reason(errno);
+		/* A reset too: what arrived before it still counts. */
+		const char *reason = r->framed ? session_flush(s, r, 1) : NULL;
+		return reason != NULL ? reason : session_error_reason(err);
 	}
 	return session_on_bytes(s, r, (size_t)n);
 }
@@ -997,7 +1086,10 @@ session_turn(struct session *s, struct session_reader *r, int has_out,
 
 	if (has_out)
 		events = r->framed ? (POLLIN | POLLOUT) : POLLOUT;
-	int rc = transport_pending(&s->transport) > 0
+	/* Done sending: a reset or an error is all there is to hear. */
+	if (r->input_ended)
+		events &= (short)~POLLIN;
+	int rc = transport_pending(&s->transport) > 0 && !r->input_ended
 	    ? POLLIN
 	    : session_wait(s, events, session_next_deadline(s, r), waitmask);
 	if (rc == -1)
@@ -1007,6 +1099,8 @@ session_turn(struct session *s, struct session_reader *r, int has_out,
 	if ((rc & (POLLOUT | POLLERR | POLLHUP)) && has_out &&
 	    session_write_queued(s) == -1)
 		return session_error_reason(errno);
+	if (r->input_ended)
+		return rc & (POLLERR | POLLHUP) ? "closed" : NULL;
 	/* Unframed, reading waits until what is queued has gone. */
 	if (!(rc & (POLLIN | POLLERR | POLLHUP)) || (!r->framed && has_out))
 		return NULL;
@@ -1055,6 +1149,9 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	r.buf = r.small;
 	r.cap = sizeof(r.small);
 	r.big = NULL;
+	r.input_ended = r.finished_told = 0;
+	r.probe_end = 0;
+	telnet_init(&r.telnet);
 	framing_init(&r.framing, s->limits->max_line);
 	has_out = 0;
 	while (reason == NULL) {
@@ -1079,6 +1176,9 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	}
 	framing_free(&r.framing);
 	free(r.big);
+	/* Done sending, then a reset: what a peer that closed does. */
+	if (r.input_ended && reason != NULL && strcmp(reason, "reset") == 0)
+		reason = "closed";
 	return reason;
 }
 

@@ -80,6 +80,23 @@ struct session_limits {
 	 * transport allows concurrent sending and receiving.
 	 */
 	int direct_send;
+	/*
+	 * Framed sessions: telnet's commands are taken out of the input
+	 * before framing, and its requests refused (telnet.h).
+	 */
+	int telnet;
+	/*
+	 * Framed sessions: the end of the client's input means it is done
+	 * sending, not gone.  The session sends finish_notice, goes on
+	 * writing what it is sent, and calls cb->finished once
+	 * finish_probe_ms pass without the peer resetting; it ends when
+	 * closed, kicked or idle too long.  A peer that closed completely
+	 * answers the notice with a reset, and the session ends as
+	 * "closed" within that time.  0: the end of input ends it.
+	 */
+	int half_close;
+	const char *finish_notice; /* a whole line, or NULL for none */
+	int finish_probe_ms;
 	struct session_totals *totals; /* shared counters; not NULL */
 	struct msgbuf_budget *budget; /* charged for queued bytes, or NULL */
 	/*
@@ -100,11 +117,17 @@ struct session_callbacks {
 	void (*opened)(void *ctx, struct session *s);
 	/*
 	 * One message (newline removed), or NULL to hand on bytes
-	 * unframed to data instead.  Returns NULL to go on, or the reason
-	 * the session ends.
+	 * unframed to data instead; s->unterminated tells whether it ended
+	 * with a pause (or the end of input) instead of a newline.
+	 * Returns NULL to go on, or the reason the session ends.
 	 */
 	const char *(*message)(
 	    void *ctx, struct session *s, const char *msg, size_t len);
+	/*
+	 * With limits->half_close: the client ended its input and is still
+	 * there, listening (see session_limits).  May be NULL.
+	 */
+	void (*finished)(void *ctx, struct session *s);
 	/*
 	 * Bytes as they arrive, when message is NULL; reading pauses while
 	 * anything is queued for the client.  NULL, or why it ends.
@@ -144,7 +167,15 @@ struct session {
 	int reply_error; /* errno of a failed session_reply, or 0 */
 	int reply_queued; /* session_reply queued a rest since last look */
 	int joinable; /* its thread is to be joined (session_reap) */
+	/* The message being handed on ended with no newline. */
+	int unterminated;
 	atomic_int refs;
+
+	/*
+	 * The owner's state for this client (set in its opened callback,
+	 * let go in closed); the owner says which lock guards it.
+	 */
+	void *user;
 
 	int direct; /* direct sends allowed (limits and transport) */
 

@@ -37,6 +37,8 @@ struct rec {
 	int nmsgs;
 	char msgs[REC_MAX_MSGS][REC_MSG_MAX];
 	size_t lens[REC_MAX_MSGS];
+	int unterminated[REC_MAX_MSGS]; /* it ended with no newline */
+	int finished; /* calls of the finished callback */
 	int closed;
 	char reason[128];
 	size_t lost;
@@ -51,7 +53,27 @@ struct harness {
 	struct session *s; /* a reference of the test's own */
 	int peer; /* the client's end */
 	int small_sndbuf; /* the kernel holds little for the client */
+	int tcp; /* a TCP connection on 127.0.0.1, not a socketpair */
 };
+
+/*
+ * A connected TCP pair on 127.0.0.1: sv[0] the server's (accepted),
+ * sv[1] the client's.  As a socketpair, but with TCP's ways of ending.
+ */
+static void
+tcp_pair(int sv[2])
+{
+	int gai, lfd = net_listen("127.0.0.1", "0", 1, &gai);
+	char port[16];
+
+	ck_assert_int_ge(lfd, 0);
+	snprintf(port, sizeof(port), "%d", net_local_port(lfd));
+	sv[1] = net_connect("127.0.0.1", port, 5000, &gai);
+	ck_assert_int_ge(sv[1], 0);
+	sv[0] = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	ck_assert_int_ge(sv[0], 0);
+	close(lfd);
+}
 
 static void
 rec_opened(void *ctx, struct session *s)
@@ -75,11 +97,23 @@ rec_message(void *ctx, struct session *s, const char *msg, size_t len)
 		memcpy(r->msgs[r->nmsgs], msg, n);
 		r->msgs[r->nmsgs][n] = '\0';
 		r->lens[r->nmsgs] = len;
+		r->unterminated[r->nmsgs] = s->unterminated;
 		r->nmsgs++;
 	}
 	pthread_cond_broadcast(&r->changed);
 	pthread_mutex_unlock(&r->lock);
 	return len == 4 && memcmp(msg, "stop", 4) == 0 ? "asked to stop" : NULL;
+}
+
+static void
+rec_finished(void *ctx, struct session *s)
+{
+	struct rec *r = ctx;
+
+	pthread_mutex_lock(&r->lock);
+	r->finished++;
+	pthread_cond_broadcast(&r->changed);
+	pthread_mutex_unlock(&r->lock);
 }
 
 /* Unframed: every byte straight back, as echo mode does. */
@@ -110,8 +144,10 @@ rec_closed(void *ctx, struct session *s, const char *reason,
 	pthread_mutex_unlock(&r->lock);
 }
 
-static const struct session_callbacks framed_cb = {
-    .opened = rec_opened, .message = rec_message, .closed = rec_closed};
+static const struct session_callbacks framed_cb = {.opened = rec_opened,
+    .message = rec_message,
+    .finished = rec_finished,
+    .closed = rec_closed};
 static const struct session_callbacks raw_cb = {
     .opened = rec_opened, .data = rec_data, .closed = rec_closed};
 
@@ -139,8 +175,11 @@ harness_start(struct harness *h, const struct session_callbacks *cb)
 	peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	pthread_mutex_init(&h->rec.lock, NULL);
 	pthread_cond_init(&h->rec.changed, NULL);
-	ck_assert_int_eq(
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	if (h->tcp)
+		tcp_pair(sv);
+	else
+		ck_assert_int_eq(
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	ck_assert_int_eq(net_set_nonblock(sv[0], 1), 0);
 	if (h->small_sndbuf) {
 		int size = 1; /* the kernel's minimum */
@@ -195,6 +234,12 @@ static int
 rec_is_opened(const struct rec *r, int unused)
 {
 	return r->opened;
+}
+
+static int
+rec_has_finished(const struct rec *r, int unused)
+{
+	return r->finished > 0;
 }
 
 /* Waits for the session's end and its thread's; checks the reason. */
@@ -573,6 +618,170 @@ START_TEST(test_write_to_gone_peer_is_reset)
 }
 END_TEST
 
+/* ---- half-close, telnet, dialect ---------------------------------------- */
+
+#define FINISH_NOTICE "tcpchatd: end of your input: still listening\n"
+
+/* Limits of a chat-like session: half-close, telnet, a short probe. */
+static void
+harness_chat_limits(struct harness *h)
+{
+	harness_limits(h);
+	h->limits.half_close = 1;
+	h->limits.telnet = 1;
+	h->limits.finish_notice = FINISH_NOTICE;
+	h->limits.finish_probe_ms = 300;
+}
+
+START_TEST(test_half_close_keeps_a_listener)
+{
+	struct harness h = {0};
+
+	harness_chat_limits(&h);
+	h.tcp = _i;
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	/* Its last words, unterminated, then the end of its input. */
+	testutil_send_str(h.peer, "last words");
+	ck_assert_int_eq(shutdown(h.peer, SHUT_WR), 0);
+	expect_msg(&h, 0, "last words");
+	testutil_expect_str(h.peer, FINISH_NOTICE);
+	ck_assert_msg(harness_wait(&h, rec_has_finished, 0, 5000),
+	    "the finished callback never came");
+	/* Still served: what it is sent arrives, several times over. */
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(
+		    session_send(h.s, "still there\n", 12), SESSION_SENT);
+		testutil_expect_str(h.peer, "still there\n");
+	}
+	pthread_mutex_lock(&h.rec.lock);
+	ck_assert(!h.rec.closed);
+	ck_assert_int_eq(h.rec.finished, 1);
+	pthread_mutex_unlock(&h.rec.lock);
+	/* It ends when the client closes: at the next write at the latest. */
+	close(h.peer);
+	h.peer = -1;
+	(void)session_send(h.s, "into the void\n", 14);
+	harness_expect_end(&h, "closed");
+	session_unref(h.s);
+}
+END_TEST
+
+START_TEST(test_closed_peer_seen_gone)
+{
+	struct harness h = {0};
+
+	harness_chat_limits(&h);
+	h.limits.finish_probe_ms = 2000;
+	h.tcp = _i;
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	testutil_send_str(h.peer, "bye\n");
+	expect_msg(&h, 0, "bye");
+	/* A full close: it looks like a half-close until the notice. */
+	uint64_t start = clock_now_ms();
+	close(h.peer);
+	h.peer = -1;
+	harness_expect_end(&h, "closed");
+	uint64_t took = clock_now_ms() - start;
+	fprintf(stderr,
+	    "check_session: a closed %s peer was seen gone in %llu ms\n",
+	    _i ? "TCP" : "socketpair", (unsigned long long)took);
+	/* Well within the probe time: it never counted as listening. */
+	ck_assert_uint_lt(took, (uint64_t)testutil_wait_ms(1000));
+	ck_assert_int_eq(h.rec.finished, 0);
+	session_unref(h.s);
+}
+END_TEST
+
+START_TEST(test_idle_listener_times_out)
+{
+	struct harness h = {0};
+
+	harness_chat_limits(&h);
+	h.limits.idle_timeout_ms = 600;
+	harness_start(&h, &framed_cb);
+	ck_assert_int_eq(shutdown(h.peer, SHUT_WR), 0);
+	testutil_expect_str(h.peer, FINISH_NOTICE);
+	testutil_expect_str(h.peer, "tcpchatd: idle timeout, closing\n");
+	harness_expect_end(&h, "idle timeout");
+	ck_assert_int_eq(h.rec.finished, 1);
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_telnet_filtered_before_framing)
+{
+	struct harness h = {0};
+
+	harness_chat_limits(&h);
+	harness_start(&h, &framed_cb);
+	/* Ctrl-C in telnet, in the middle of a line, and a 0xFF quoted. */
+	testutil_send_str(h.peer, "he\xff\xf4\xff\xfd\x06llo\r\n");
+	expect_msg(&h, 0, "hello");
+	testutil_expect_str(h.peer, "\xff\xfc\x06");
+	testutil_send_str(h.peer,
+	    "a\xff\xff"
+	    "b\xff\xfa\x18\x01xterm\xff\xf0\n");
+	expect_msg(&h, 1,
+	    "a\xff"
+	    "b");
+	/* Split anywhere: the same. */
+	testutil_send_str(h.peer, "x\xff");
+	poll(NULL, 0, 5);
+	testutil_send_str(h.peer, "\xf4y\n");
+	expect_msg(&h, 2, "xy");
+	close(h.peer);
+	harness_expect_end(&h, "closed");
+	session_unref(h.s);
+}
+END_TEST
+
+START_TEST(test_echo_stays_byte_exact)
+{
+	struct harness h = {0};
+	static const char bytes[] = "\xff\xf4\xff\xfd\x06\r\0q\n";
+
+	harness_chat_limits(&h); /* not framed: none of it applies */
+	harness_start(&h, &raw_cb);
+	ck_assert_int_eq(io_write_full(h.peer, bytes, sizeof(bytes) - 1),
+	    (ssize_t)sizeof(bytes) - 1);
+	char got[sizeof(bytes)];
+	ck_assert_uint_eq(testutil_read_exact(h.peer, got, sizeof(bytes) - 1,
+	                      testutil_wait_ms(5000)),
+	    sizeof(bytes) - 1);
+	ck_assert(memcmp(got, bytes, sizeof(bytes) - 1) == 0);
+	/* And the end of input still ends it. */
+	shutdown(h.peer, SHUT_WR);
+	harness_expect_end(&h, "closed");
+	harness_finish(&h);
+}
+END_TEST
+
+START_TEST(test_how_each_message_ended)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	harness_start(&h, &framed_cb);
+	testutil_send_str(h.peer, "line\n");
+	expect_msg(&h, 0, "line");
+	testutil_send_str(h.peer, "paused");
+	expect_msg(&h, 1, "paused");
+	testutil_send_str(h.peer, "crlf\r\n");
+	expect_msg(&h, 2, "crlf");
+	testutil_send_str(h.peer, "at the end");
+	shutdown(h.peer, SHUT_WR);
+	expect_msg(&h, 3, "at the end");
+	harness_expect_end(&h, "closed");
+	ck_assert_int_eq(h.rec.unterminated[0], 0);
+	ck_assert_int_eq(h.rec.unterminated[1], 1);
+	ck_assert_int_eq(h.rec.unterminated[2], 0);
+	ck_assert_int_eq(h.rec.unterminated[3], 1);
+	harness_finish(&h);
+}
+END_TEST
+
 static Suite *
 session_suite(void)
 {
@@ -602,6 +811,21 @@ session_suite(void)
 
 	tc = tcase_create("close reasons");
 	tcase_add_test(tc, test_write_to_gone_peer_is_reset);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	/* Each of these twice: over a socketpair (0) and over TCP (1). */
+	tc = tcase_create("half-close");
+	tcase_add_loop_test(tc, test_half_close_keeps_a_listener, 0, 2);
+	tcase_add_loop_test(tc, test_closed_peer_seen_gone, 0, 2);
+	tcase_add_test(tc, test_idle_listener_times_out);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("input");
+	tcase_add_test(tc, test_telnet_filtered_before_framing);
+	tcase_add_test(tc, test_echo_stays_byte_exact);
+	tcase_add_test(tc, test_how_each_message_ended);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
