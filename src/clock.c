@@ -1,7 +1,9 @@
 /* clock.c - monotonic time for deadlines, timeouts and latencies. */
 #include "config.h"
 
+#include <inttypes.h>
 #include <limits.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "clock.h"
@@ -58,4 +60,19 @@ clock_deadline_ms(clockid_t id, int ms)
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
+}
+
+void
+clock_duration(uint64_t ms, char *buf, size_t size)
+{
+	uint64_t s = ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, size, "%" PRIu64 "s", s);
+	else if (s < 3600)
+		snprintf(
+		    buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
+	else
+		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s",
+		    s / 3600, s / 60 % 60, s % 60);
 }

@@ -2,6 +2,7 @@
 #ifndef TCPCHAT_CLOCK_H
 #define TCPCHAT_CLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -23,5 +24,11 @@ struct timespec clock_timespec_ms(int ms);
  * an absolute timespec.
  */
 struct timespec clock_deadline_ms(clockid_t id, int ms);
+
+/*
+ * Formats a duration of ms milliseconds as 5s, 3m05s or 2h03m05s into
+ * buf (size bytes).
+ */
+void clock_duration(uint64_t ms, char *buf, size_t size);
 
 #endif

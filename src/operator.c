@@ -24,7 +24,9 @@
 	"  /msg ID TEXT  send TEXT to client ID\n"                             \
 	"  /all TEXT     send TEXT to every client\n"                          \
 	"  /list         clients online: id, address, time, messages in/out\n" \
-	"  /kick ID      disconnect client ID\n"                               \
+	"  /kick ID [REASON]  disconnect client ID, telling why\n"             \
+	"  /history      the room's last lines, as joiners get them\n"         \
+	"                (a client's name will do wherever an ID is asked)\n"  \
 	"  /stats        server counters\n"                                    \
 	"  /quit         tell every client, then shut down\n"                  \
 	"  //TEXT        send TEXT starting with one /\n"                      \
@@ -42,43 +44,40 @@ static void operator_update_prompt(struct operator* op)
 	console_set_prompt(op->console, prompt);
 }
 
-/* Parses "7" or "#7" at *p, advancing past it.  The id, or 0. */
+/*
+ * Parses a client at *p: "7", "#7" or a name, advancing past it.  Its
+ * id, or 0: none given (*said 0), or no such client (*said 1: the
+ * console was told).
+ */
 static uint64_t
-operator_parse_id(const char **p)
+operator_parse_id(struct operator* op, const char **p, int *said)
 {
-	const char *s = *p;
-	char *end;
+	const char *word = *p, *end;
+	struct session *s;
+	uint64_t id = 0;
 
-	while (*s == ' ')
-		s++;
-	if (*s == '#')
-		s++;
-	if (*s < '0' || *s > '9')
+	*said = 0;
+	while (*word == ' ')
+		word++;
+	for (end = word; *end != '\0' && *end != ' '; end++)
+		;
+	if (end == word)
 		return 0;
-	errno = 0;
-	unsigned long long id = strtoull(s, &end, 10);
-	if (errno != 0 || (*end != '\0' && *end != ' '))
-		return 0;
+	*said = 1;
+	if ((s = relay_find(op->relay, word, (size_t)(end - word))) != NULL) {
+		id = s->id;
+		session_unref(s);
+	} else {
+		char shown[64];
+		escape_render_bounded(
+		    shown, sizeof(shown), word, (size_t)(end - word));
+		console_print(op->console, "no such client %s%s",
+		    word[0] >= '0' && word[0] <= '9' ? "#" : "", shown);
+	}
 	while (*end == ' ')
 		end++;
 	*p = end;
-	return (uint64_t)id;
-}
-
-/* Formats a duration as 5s, 3m05s or 2h03m05s. */
-static void
-operator_duration(uint64_t ms, char *buf, size_t size)
-{
-	uint64_t s = ms / 1000;
-
-	if (s < 60)
-		snprintf(buf, size, "%" PRIu64 "s", s);
-	else if (s < 3600)
-		snprintf(
-		    buf, size, "%" PRIu64 "m%02" PRIu64 "s", s / 60, s % 60);
-	else
-		snprintf(buf, size, "%" PRIu64 "h%02" PRIu64 "m%02" PRIu64 "s",
-		    s / 3600, s / 60 % 60, s % 60);
+	return id;
 }
 
 /* Sends to client id, or says there is no such client. */
@@ -147,20 +146,21 @@ static void operator_list(struct operator* op)
 {
 	struct session **list;
 	uint64_t now = clock_now_ms(), in, out;
-	char dur[32];
+	char dur[32], name[RELAY_NAME_MAX + 2];
 	size_t n;
 
 	list = registry_snapshot(op->registry, &n);
 	console_print(op->console, "%zu client%s online", n, n == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		session_counts(list[i], &in, &out);
-		operator_duration(
-		    now - list[i]->connected_ms, dur, sizeof(dur));
+		clock_duration(now - list[i]->connected_ms, dur, sizeof(dur));
+		name[0] = ' ';
+		relay_name(op->relay, list[i], name + 1, sizeof(name) - 1);
 		console_print(op->console,
-		    "  #%" PRIu64 " %s connected %s, %" PRIu64 " in, %" PRIu64
+		    "  #%" PRIu64 " %s%s connected %s, %" PRIu64 " in, %" PRIu64
 		    " out%s",
-		    list[i]->id, list[i]->addr, dur, in, out,
-		    list[i]->id == op->target ? " (chosen)" : "");
+		    list[i]->id, list[i]->addr, name[1] ? name : "", dur, in,
+		    out, list[i]->id == op->target ? " (chosen)" : "");
 	}
 	registry_release(list, n);
 }
@@ -170,7 +170,7 @@ static void operator_stats(struct operator* op)
 	struct stats *st = op->stats;
 	char dur[32];
 
-	operator_duration(clock_now_ms() - st->started_ms, dur, sizeof(dur));
+	clock_duration(clock_now_ms() - st->started_ms, dur, sizeof(dur));
 	console_print(op->console,
 	    "up %s, mode %s, %d online, %" PRIu64 " connections, %" PRIu64
 	    " refused",
@@ -207,6 +207,7 @@ operator_command(struct operator* op, const char *line)
 	struct console *con = op->console;
 	const char *rest;
 	uint64_t id;
+	int said;
 
 	if (operator_is(line, "/help", &rest)) {
 		console_print(con, "%s", OPERATOR_HELP);
@@ -222,8 +223,9 @@ operator_command(struct operator* op, const char *line)
 		if (*rest == '\0') {
 			op->target = 0;
 			console_print(con, "no client chosen");
-		} else if ((id = operator_parse_id(&rest)) == 0) {
-			console_print(con, "usage: /to ID");
+		} else if ((id = operator_parse_id(op, &rest, &said)) == 0) {
+			if (!said)
+				console_print(con, "usage: /to ID");
 		} else {
 			struct session *s = registry_find(op->registry, id);
 			if (s == NULL) {
@@ -238,20 +240,24 @@ operator_command(struct operator* op, const char *line)
 		}
 		operator_update_prompt(op);
 	} else if (operator_is(line, "/msg", &rest)) {
-		if ((id = operator_parse_id(&rest)) == 0)
-			console_print(con, "usage: /msg ID TEXT");
-		else
+		if ((id = operator_parse_id(op, &rest, &said)) == 0) {
+			if (!said)
+				console_print(con, "usage: /msg ID TEXT");
+		} else
 			operator_send_to(op, id, rest, strlen(rest));
 	} else if (operator_is(line, "/kick", &rest)) {
 		struct session *s;
-		if ((id = operator_parse_id(&rest)) == 0) {
-			console_print(con, "usage: /kick ID");
+		if ((id = operator_parse_id(op, &rest, &said)) == 0) {
+			if (!said)
+				console_print(con, "usage: /kick ID [REASON]");
 		} else if ((s = registry_find(op->registry, id)) == NULL) {
 			console_print(con, "no such client #%" PRIu64, id);
 		} else {
-			relay_kick(op->relay, s);
+			relay_kick(op->relay, s, rest);
 			session_unref(s);
 		}
+	} else if (operator_is(line, "/history", &rest)) {
+		relay_history_show(op->relay);
 	} else {
 		console_print(con, "unknown command %s (try /help)", line);
 	}

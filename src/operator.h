@@ -1,7 +1,7 @@
 /*
  * operator.h - what the operator types at tcpchatd's console: plain text
  * for the chosen client (chat) or for everyone (room), and commands
- * (/list, /to, /msg, /all, /kick, /stats, /help, /quit).
+ * (/list, /to, /msg, /all, /kick, /history, /stats, /help, /quit).
  */
 #ifndef TCPCHAT_OPERATOR_H
 #define TCPCHAT_OPERATOR_H

@@ -1,9 +1,12 @@
 /*
  * relay.h - tcpchatd's policy: what each mode does with what a client
- * sends, joins and leaves, who gets a message, what the console and the
- * transcript are told, and the reports of messages that did not get
- * through.  Sessions (the mechanism) call in through server.c's
- * callbacks; the operator's commands call relay_operator_send.
+ * sends (text, or a client command: command.h), names (nick.h), the
+ * welcome and the room's history (history.h), flood control (flood.h),
+ * joins and leaves with their reasons, who gets a message, what the
+ * console and the transcript are told, and the reports of messages that
+ * did not get through.  Sessions (the mechanism) call in through
+ * server.c's callbacks; the operator's commands call relay_find,
+ * relay_operator_send, relay_kick and relay_history_show.
  */
 #ifndef TCPCHAT_RELAY_H
 #define TCPCHAT_RELAY_H
@@ -29,7 +32,21 @@ struct relay_config {
 	enum relay_mode mode;
 	int quiet; /* no connect and disconnect events on the console */
 	struct msgbuf_budget *budget; /* charged for what is relayed */
+	size_t history; /* room lines replayed to joiners; 0: none */
+	unsigned max_rate; /* lines a second per client; 0: no limit */
 };
+
+/* Bytes in a client's name at most (nick.h's NICK_MAX_BYTES). */
+#define RELAY_NAME_MAX 128
+
+/*
+ * What a client that ends its input (and is still there) is told: the
+ * session's finish_notice (session.h) in chat and room modes.
+ */
+#define RELAY_FINISH_NOTICE "tcpchatd: end of your input: still listening\n"
+
+/* A client over --max-rate for this long is dropped as flooding. */
+#define RELAY_FLOOD_DROP_MS 10000
 
 struct relay;
 
@@ -62,6 +79,9 @@ void relay_joined(struct relay *r, struct session *s, int online);
 const char *relay_message(
     struct relay *r, struct session *s, const char *msg, size_t len);
 
+/* s ended its input and is still there, listening (chat and room). */
+void relay_finished(struct relay *r, struct session *s);
+
 /* Bytes from s (echo mode).  NULL, or why s ends. */
 const char *relay_data(
     struct relay *r, struct session *s, const char *buf, size_t len);
@@ -75,19 +95,36 @@ void relay_left(struct relay *r, struct session *s, const char *reason,
 
 /*
  * The operator's text for s (a line is made of it: "operator: " first
- * in room mode); logged, or reported as not delivered.  1 if queued.
+ * in room mode; in chat mode without its newline when the client's last
+ * message had none); logged, or reported as not delivered.  1 if queued.
  */
 int relay_operator_send(
     struct relay *r, struct session *s, const char *text, size_t len);
 
 /*
- * relay_operator_send to each of list[0..n), the line stored once for
- * all of them.  Returns how many it was queued for.
+/*
+ * relay_operator_send to each of list[0..n), each form of the line
+ * stored once for all of them.  Returns how many it was queued for.
  */
 size_t relay_operator_send_all(struct relay *r, struct session *const *list,
     size_t n, const char *text, size_t len);
 
-/* The operator disconnects s: it is told why, then closed. */
-void relay_kick(struct relay *r, struct session *s);
+/*
+ * The operator disconnects s: it is told why (reason: the operator's
+ * words, or NULL or "" for none), then closed; others hear the reason.
+ */
+void relay_kick(struct relay *r, struct session *s, const char *reason);
+
+/*
+ * The client who[0..len) names: an id ("7" or "#7") or a name (in any
+ * case).  Returns it with a reference taken, or NULL.
+ */
+struct session *relay_find(struct relay *r, const char *who, size_t len);
+
+/* s's name into buf (size bytes): "" when it has none. */
+void relay_name(struct relay *r, struct session *s, char *buf, size_t size);
+
+/* Shows the room's history on the console (/history). */
+void relay_history_show(struct relay *r);
 
 #endif

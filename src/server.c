@@ -106,6 +106,8 @@ server_config_defaults(struct server_config *cfg)
 	cfg->line_timeout_ms = SERVER_DEFAULT_LINE_TIMEOUT * 1000;
 	cfg->handshake_timeout_ms = SERVER_DEFAULT_HANDSHAKE_TIMEOUT * 1000;
 	cfg->family = AF_UNSPEC;
+	cfg->history = SERVER_DEFAULT_HISTORY;
+	cfg->max_rate = SERVER_DEFAULT_MAX_RATE;
 }
 
 size_t
@@ -157,6 +159,14 @@ server_on_message(void *ctx, struct session *s, const char *msg, size_t len)
 	return relay_message(srv->relay, s, msg, len);
 }
 
+static void
+server_on_finished(void *ctx, struct session *s)
+{
+	struct server *srv = ctx;
+
+	relay_finished(srv->relay, s);
+}
+
 static const char *
 server_on_data(void *ctx, struct session *s, const char *buf, size_t len)
 {
@@ -205,6 +215,7 @@ server_on_closed(void *ctx, struct session *s, const char *reason,
 static const struct session_callbacks server_framed_callbacks = {
     .opened = server_on_opened,
     .message = server_on_message,
+    .finished = server_on_finished,
     .closed = server_on_closed,
 };
 
@@ -713,6 +724,11 @@ server_limits_init(struct server *srv)
 	    .drain_ms = cfg->drain_ms,
 	    .linger_ms = SERVER_LINGER_MS,
 	    .direct_send = cfg->mode != SERVER_ECHO,
+	    /* Chat and room: telnet users, and listeners done sending. */
+	    .telnet = cfg->mode != SERVER_ECHO,
+	    .half_close = cfg->mode != SERVER_ECHO,
+	    .finish_notice = RELAY_FINISH_NOTICE,
+	    .finish_probe_ms = SERVER_FINISH_PROBE_MS,
 	    .totals = &srv->stats.io,
 	    .budget = &srv->budget,
 	    .flusher = cfg->mode != SERVER_ECHO ? srv->flusher : NULL,
@@ -765,7 +781,9 @@ server_wire(struct server *srv)
 	const struct server_config *cfg = &srv->cfg;
 	struct relay_config rc = {.mode = (enum relay_mode)cfg->mode,
 	    .quiet = cfg->quiet,
-	    .budget = &srv->budget};
+	    .budget = &srv->budget,
+	    .history = cfg->history,
+	    .max_rate = cfg->mode == SERVER_ECHO ? 0 : cfg->max_rate};
 
 	if ((srv->registry = registry_new()) == NULL) {
 		server_error(srv, "tcpchatd: cannot make the client table: %s",

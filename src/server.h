@@ -37,6 +37,15 @@ enum server_mode {
 #define SERVER_DEFAULT_LINE_TIMEOUT 60
 /* A TLS handshake must be over within this time. */
 #define SERVER_DEFAULT_HANDSHAKE_TIMEOUT 10
+/* Room lines replayed to a joiner, by default (room mode). */
+#define SERVER_DEFAULT_HISTORY 20
+/* Lines a second one client may send, by default (chat and room). */
+#define SERVER_DEFAULT_MAX_RATE 20
+/*
+ * A client that ends its input is taken as listening once this passes
+ * without a reset (a peer that closed answers the notice with one).
+ */
+#define SERVER_FINISH_PROBE_MS 500
 
 struct server_config {
 	const char *host; /* address to listen on */
@@ -62,6 +71,8 @@ struct server_config {
 	int handshake_timeout_ms; /* a TLS handshake gets this long */
 	int family; /* AF_UNSPEC, or AF_INET (-4) or AF_INET6 (-6) only */
 	int verbose; /* -v given this often: more on the console */
+	size_t history; /* --history: room lines for joiners; 0: none */
+	unsigned max_rate; /* --max-rate: lines a second; 0: no limit */
 };
 
 /* The default --max-queue-total for this machine. */

@@ -81,6 +81,12 @@ tcpchatd_help(void)
 	       "signed by this CA\n"
 	       "      --handshake-timeout T  a TLS handshake must end within "
 	       "T (default %ds)\n"
+	       "      --history N        room lines replayed to a joiner "
+	       "(default %d; 0: none)\n"
+	       "      --max-rate LINES   lines a second one client may send, "
+	       "a burst of\n"
+	       "                         twice that (default %d; 0: no "
+	       "limit)\n"
 	       "  -h, --help             this help\n"
 	       "  -V, --version          version and license\n"
 	       "\n"
@@ -88,11 +94,15 @@ tcpchatd_help(void)
 	       "seconds).\n"
 	       "Console commands (chat and room): /list /to ID /msg ID TEXT "
 	       "/all TEXT\n"
-	       "/kick ID /stats /help /quit.  See tcpchatd(1).\n"
+	       "/kick ID [REASON] /history /stats /help /quit (a name will "
+	       "do for an ID).\n"
+	       "Client commands: /nick /who /me /msg /quit /help.  See "
+	       "tcpchatd(1).\n"
 	       "\n" VERSION_HELP_FOOTER,
 	    SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_LINE,
 	    SERVER_DEFAULT_MAX_QUEUE, SERVER_DEFAULT_LINE_TIMEOUT,
-	    SERVER_DEFAULT_DRAIN_MS / 1000.0, SERVER_DEFAULT_HANDSHAKE_TIMEOUT);
+	    SERVER_DEFAULT_DRAIN_MS / 1000.0, SERVER_DEFAULT_HANDSHAKE_TIMEOUT,
+	    SERVER_DEFAULT_HISTORY, SERVER_DEFAULT_MAX_RATE);
 }
 
 /*
@@ -168,7 +178,9 @@ enum {
 	OPT_TLS_CERT,
 	OPT_TLS_KEY,
 	OPT_TLS_CLIENT_CA,
-	OPT_HANDSHAKE_TIMEOUT
+	OPT_HANDSHAKE_TIMEOUT,
+	OPT_HISTORY,
+	OPT_MAX_RATE
 };
 
 /* One option with its value.  0, or -1 after a usage error. */
@@ -241,6 +253,16 @@ tcpchatd_option(struct tcpchatd_options *o, int c, const char *arg)
 		if (tcpchatd_number("--max-per-ip", arg, 0, INT_MAX, &v) == -1)
 			return -1;
 		cfg->max_per_ip = (unsigned)v;
+		return 0;
+	case OPT_HISTORY:
+		if (tcpchatd_number("--history", arg, 0, 10000, &v) == -1)
+			return -1;
+		cfg->history = (size_t)v;
+		return 0;
+	case OPT_MAX_RATE:
+		if (tcpchatd_number("--max-rate", arg, 0, 1000000, &v) == -1)
+			return -1;
+		cfg->max_rate = (unsigned)v;
 		return 0;
 	case OPT_LOG:
 		cfg->log_path = arg;
@@ -338,6 +360,8 @@ main(int argc, char **argv)
 	    {"tls-client-ca", required_argument, NULL, OPT_TLS_CLIENT_CA},
 	    {"handshake-timeout", required_argument, NULL,
 	        OPT_HANDSHAKE_TIMEOUT},
+	    {"history", required_argument, NULL, OPT_HISTORY},
+	    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	static struct tcpchatd_options o;

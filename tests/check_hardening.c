@@ -313,7 +313,9 @@ END_TEST
 /* Room mode: a stuck recipient is dropped and named; the rest get all. */
 START_TEST(test_room_relay_to_a_reader_that_never_reads)
 {
-	const char *extra[] = {"--max-queue", "262144", NULL};
+	/* 300 lines as fast as they go: past any flood limit. */
+	const char *extra[] = {
+	    "--max-queue", "262144", "--max-rate", "0", NULL};
 	enum { TEXT = 30000, ROUNDS = 300 };
 	struct testutil_chatd h;
 	char *line = malloc(TEXT + 1), *want = malloc(TEXT + 6);
@@ -323,6 +325,7 @@ START_TEST(test_room_relay_to_a_reader_that_never_reads)
 	int sender = hard_join(&h);
 	int stuck = hard_join_stuck(&h);
 	int reader = hard_join(&h);
+	testutil_expect_welcome(reader, 3);
 	for (int i = 0; i < TEXT; i++)
 		line[i] = (char)('a' + i % 26);
 	line[TEXT] = '\n';
@@ -506,6 +509,8 @@ START_TEST(test_hostile_bytes_in_room_and_log)
 	ck_assert_int_ge(logfd, 0);
 	testutil_chatd_start(&h, "room", extra);
 	int a = hard_join(&h), b = hard_join(&h);
+	testutil_expect_welcome(a, 1);
+	testutil_expect_welcome(b, 2);
 	testutil_expect_str(a, "tcpchatd: #2 joined (2 online)\n");
 	const char evil[] = "\x1b]0;owned\x07\x1b[2J\x9b"
 	                    "2J\rfake\0nul "

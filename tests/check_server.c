@@ -136,14 +136,12 @@ static void
 clients_sync(struct testutil_chatd *d, struct client *cs, int n,
     const char *sync, int room)
 {
-	char cmd[128], want[128];
+	int fds[16];
 
-	snprintf(cmd, sizeof(cmd), "/all %s", sync);
-	snprintf(want, sizeof(want), "%s%s\n", room ? "operator: " : "", sync);
-	testutil_chatd_type(d, cmd);
+	ck_assert_int_le(n, 16);
 	for (int i = 0; i < n; i++)
-		if (cs[i].fd >= 0)
-			client_expect(&cs[i], want);
+		fds[i] = cs[i].fd;
+	testutil_chatd_sync(d, fds, n, sync, room);
 }
 
 /* ---- echo: 50 clients at once, every byte checked --------------------- */
@@ -487,9 +485,18 @@ START_TEST(test_single_client_seed_style)
 	snprintf(shown, sizeof(shown), "%llu ms", (unsigned long long)took);
 	ck_assert_msg(took <= (uint64_t)testutil_wait_ms(400),
 	    "unterminated message took %s", shown);
-	/* One client online, none chosen: plain text goes to it. */
+	/*
+	 * One client online, none chosen: plain text goes to it, with no
+	 * newline, as its own message came (the seed prints it as is).
+	 */
 	testutil_chatd_type(&d, "Hello, client");
-	client_expect(&c, "Hello, client\n");
+	client_expect(&c, "Hello, client");
+	ck_assert(testutil_nothing_arrives(c.fd, 100));
+	/* Once it sends a line, it gets lines. */
+	client_send(&c, "a line\n", 7);
+	testutil_chatd_expect_next(&d, "#1 %s: a line", c.addr);
+	testutil_chatd_type(&d, "lines now");
+	client_expect(&c, "lines now\n");
 	chat_teardown(&d, &c, 1);
 }
 END_TEST
@@ -785,6 +792,8 @@ START_TEST(test_room_relay_five)
 	testutil_chatd_start(&d, "room", NULL);
 	for (int k = 0; k < ROOM_CLIENTS; k++) {
 		client_join(&d, &cs[k], k + 1, k + 1);
+		/* Joining, each is welcomed first, told who is there. */
+		testutil_expect_welcome(cs[k].fd, k + 1);
 		snprintf(text, sizeof(text),
 		    "tcpchatd: #%d joined (%d "
 		    "online)\n",
@@ -812,7 +821,7 @@ START_TEST(test_room_relay_five)
 	client_expect_eof(&cs[4]);
 	client_close(&cs[4]);
 	for (int j = 0; j < 4; j++)
-		client_expect(&cs[j], "tcpchatd: #5 left (4 online)\n");
+		client_expect(&cs[j], "tcpchatd: #5 left (quit; 4 online)\n");
 	clients_sync(&d, cs, ROOM_CLIENTS, "bye", 1);
 	chat_teardown(&d, cs, ROOM_CLIENTS);
 }
@@ -888,6 +897,8 @@ START_TEST(test_sigint_room)
 	struct client cs[2];
 
 	chat_setup(&d, "room", cs, 2, NULL);
+	testutil_expect_welcome(cs[0].fd, 1);
+	testutil_expect_welcome(cs[1].fd, 2);
 	client_expect(&cs[0], "tcpchatd: #2 joined (2 online)\n");
 	shutdown_check(&d, cs, 2, SIGINT);
 }

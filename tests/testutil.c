@@ -645,6 +645,24 @@ testutil_make_certs(const char *dir)
 #define TESTUTIL_DRAIN_MAX (1024 * 1024)
 
 const char *
+testutil_expect_welcome(int fd, int id)
+{
+	static char line[4096];
+	char want[64];
+	static const char tail[] = "; /help for commands";
+
+	ssize_t n =
+	    testutil_read_line(fd, line, sizeof(line), testutil_wait_ms(5000));
+	snprintf(want, sizeof(want), "tcpchatd: welcome, you are #%d; ", id);
+	ck_assert_msg(n >= 0 && strncmp(line, want, strlen(want)) == 0 &&
+	        (size_t)n >= sizeof(tail) - 1 &&
+	        strcmp(line + n - (sizeof(tail) - 1), tail) == 0,
+	    "expected a welcome for #%d, got \"%s\"", id,
+	    testutil_visible(line, n > 0 ? (size_t)n : 0));
+	return line;
+}
+
+const char *
 testutil_visible(const char *bytes, size_t len)
 {
 	static char out[TESTUTIL_VISIBLE_MAX];
@@ -770,6 +788,20 @@ testutil_chatd_wait(struct testutil_chatd *d, char **console, char **errors)
 	else
 		free(err);
 	return status;
+}
+
+void
+testutil_chatd_sync(
+    struct testutil_chatd *d, const int *fds, int n, const char *text, int room)
+{
+	char cmd[256], want[256];
+
+	snprintf(cmd, sizeof(cmd), "/all %s", text);
+	snprintf(want, sizeof(want), "%s%s\n", room ? "operator: " : "", text);
+	testutil_chatd_type(d, cmd);
+	for (int i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			testutil_expect_str(fds[i], want);
 }
 
 void

@@ -192,6 +192,13 @@ void testutil_make_certs(const char *dir);
 
 /* ---- a tcpchatd under test ------------------------------------------ */
 
+/*
+ * The next line on fd must be a room's welcome for client id ("tcpchatd:
+ * welcome, you are #ID; ... ; /help for commands"); fails the test
+ * otherwise.  Returns the line (a static buffer), newline removed.
+ */
+const char *testutil_expect_welcome(int fd, int id);
+
 /* Longest console line a test reads. */
 #define TESTUTIL_CONSOLE_LINE_MAX 70000
 /* Bytes shown for a failure message (Check's messages stay under 4 KiB). */
@@ -252,6 +259,16 @@ size_t testutil_drain(int fd, char *buf, size_t cap, uint64_t deadline_ms);
  */
 int testutil_chatd_wait(
     struct testutil_chatd *d, char **console, char **errors);
+
+/*
+ * Shows that none of the n clients (fds; -1 entries skipped) received
+ * anything since what they last read: the operator sends text to all
+ * ("/all TEXT"), and it must be the very first thing each one reads
+ * ("operator: TEXT" in room mode).  Console commands and session queues
+ * keep their order, so no sleep is needed.
+ */
+void testutil_chatd_sync(struct testutil_chatd *d, const int *fds, int n,
+    const char *text, int room);
 
 /* Stops it with SIGTERM: it must exit 0 and say nothing on stderr. */
 void testutil_chatd_stop(struct testutil_chatd *d);
