@@ -42,10 +42,10 @@ enum server_mode {
 /* Lines a second one client may send, by default (chat and room). */
 #define SERVER_DEFAULT_MAX_RATE 20
 /*
- * A client that ends its input is taken as listening once this passes
- * without a reset (a peer that closed answers the notice with one).
+ * A client that ends its input is taken as listening once its notice
+ * has gone out (over a second) and this passes without a reset.
  */
-#define SERVER_FINISH_PROBE_MS 500
+#define SERVER_FINISH_PROBE_MS 200
 
 struct server_config {
 	const char *host; /* address to listen on */

@@ -36,6 +36,18 @@
  */
 #define SESSION_READ_SMALL 1024
 #define SESSION_READ_BIG 16384
+/*
+ * The end-of-input notice goes out in three writes: all but its last
+ * two bytes at once, then one byte this long after the end of input,
+ * and the last one at SESSION_NOTICE_LAST_MS.  A peer that closed
+ * completely answers the first with a reset; one that reads a while
+ * and then closes with nothing unread (openssl s_client, socat after
+ * its -t half a second) gives no reset until a later write finds it
+ * gone: so a client that leaves within a second of ending its input is
+ * never taken for a listener.
+ */
+#define SESSION_NOTICE_NEXT_MS 100
+#define SESSION_NOTICE_LAST_MS 1000
 /* Input goes through the telnet filter this much at a time. */
 #define SESSION_TELNET_CHUNK 128
 
@@ -190,10 +202,12 @@ session_count_out(struct session *s, size_t n)
 static void
 session_count_msg_locked(struct session *s, int counted)
 {
+	/* Echoed bytes and telnet's or the notice's are not messages. */
+	if (!counted)
+		return;
 	s->msgs_out++;
-	if (counted)
-		atomic_fetch_add_explicit(
-		    &s->limits->totals->msgs_out, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &s->limits->totals->msgs_out, 1, memory_order_relaxed);
 }
 
 /* Why a read or write failed, in the console's words. */
@@ -777,6 +791,9 @@ struct session_reader {
 	int input_ended; /* half_close: the client is done sending */
 	int finished_told; /* cb->finished was called */
 	uint64_t probe_end; /* input_ended: when to call it */
+	uint64_t ended_at; /* input_ended: when */
+	uint64_t tail_at; /* when the next of the notice's bytes goes */
+	size_t tail_left; /* the notice's bytes not yet sent */
 	uint64_t last_rx; /* when bytes last arrived */
 	uint64_t line_start; /* when the unfinished line began, or 0 */
 	char *buf; /* small, or big once allocated */
@@ -853,6 +870,8 @@ session_next_deadline(const struct session *s, const struct session_reader *r)
 		deadline = r->last_rx + (uint64_t)l->idle_timeout_ms;
 	if (r->input_ended && !r->finished_told && r->probe_end < deadline)
 		deadline = r->probe_end;
+	if (r->tail_left > 0 && r->tail_at < deadline)
+		deadline = r->tail_at;
 	return deadline;
 }
 
@@ -875,7 +894,14 @@ session_on_timeout(struct session *s, struct session_reader *r)
 		session_close(s,
 		    "tcpchatd: error: line not completed in time\n",
 		    "line timeout");
-	else if (r->input_ended && !r->finished_told && now >= r->probe_end) {
+	else if (r->tail_left > 0 && now >= r->tail_at) {
+		const char *notice = l->finish_notice;
+		(void)session_send_bytes(
+		    s, notice + strlen(notice) - r->tail_left--, 1, 0);
+		r->tail_at = r->ended_at + SESSION_NOTICE_LAST_MS;
+		if (r->tail_left == 0)
+			r->probe_end = now + (uint64_t)l->finish_probe_ms;
+	} else if (r->input_ended && !r->finished_told && now >= r->probe_end) {
 		/* No reset in all that time: it is listening. */
 		r->finished_told = 1;
 		if (s->cb->finished != NULL)
@@ -967,12 +993,22 @@ static const char *
 session_input_ended(struct session *s, struct session_reader *r)
 {
 	const struct session_limits *l = s->limits;
+	size_t len = l->finish_notice != NULL ? strlen(l->finish_notice) : 0;
+	uint64_t now = clock_now_ms();
 
 	r->input_ended = 1;
-	r->probe_end = clock_now_ms() + (uint64_t)l->finish_probe_ms;
-	if (l->finish_notice != NULL &&
-	    session_send_bytes(s, l->finish_notice, strlen(l->finish_notice),
-	        0) == SESSION_FULL)
+	r->ended_at = now;
+	r->probe_end = now + (uint64_t)l->finish_probe_ms;
+	if (len == 0)
+		return NULL;
+	if (len > 2) {
+		/* The last two bytes later, one at a time (see above). */
+		r->tail_left = 2;
+		r->tail_at = now + SESSION_NOTICE_NEXT_MS;
+		r->probe_end = UINT64_MAX; /* set once they have gone */
+		len -= 2;
+	}
+	if (session_send_bytes(s, l->finish_notice, len, 0) == SESSION_FULL)
 		return "out of memory";
 	return NULL;
 }
@@ -1150,7 +1186,8 @@ session_serve(struct session *s, const sigset_t *waitmask)
 	r.cap = sizeof(r.small);
 	r.big = NULL;
 	r.input_ended = r.finished_told = 0;
-	r.probe_end = 0;
+	r.probe_end = r.tail_at = r.ended_at = 0;
+	r.tail_left = 0;
 	telnet_init(&r.telnet);
 	framing_init(&r.framing, s->limits->max_line);
 	has_out = 0;

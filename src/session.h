@@ -87,12 +87,14 @@ struct session_limits {
 	int telnet;
 	/*
 	 * Framed sessions: the end of the client's input means it is done
-	 * sending, not gone.  The session sends finish_notice, goes on
-	 * writing what it is sent, and calls cb->finished once
-	 * finish_probe_ms pass without the peer resetting; it ends when
-	 * closed, kicked or idle too long.  A peer that closed completely
-	 * answers the notice with a reset, and the session ends as
-	 * "closed" within that time.  0: the end of input ends it.
+	 * sending, not gone.  The session sends finish_notice (its last
+	 * two bytes 0.1 s and 1 s later, one at a time), goes on writing
+	 * what it is sent, and calls cb->finished once finish_probe_ms
+	 * more pass without the peer resetting; it ends when closed,
+	 * kicked or idle too long.  A peer that closed completely, or
+	 * closes within that second even after reading the first parts,
+	 * answers a write with a reset, and the session ends as "closed"
+	 * by then.  0: the end of input ends it.
 	 */
 	int half_close;
 	const char *finish_notice; /* a whole line, or NULL for none */

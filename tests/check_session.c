@@ -694,12 +694,49 @@ START_TEST(test_closed_peer_seen_gone)
 }
 END_TEST
 
+/*
+ * A peer that ends its input, reads what comes for a while and then
+ * closes with nothing unread (openssl s_client, socat) sends no reset
+ * by itself: the notice's last byte, a second after the end of input,
+ * finds it gone.
+ */
+START_TEST(test_reader_then_close_seen_gone)
+{
+	struct harness h = {0};
+	char got[64];
+
+	harness_chat_limits(&h);
+	h.tcp = 1;
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	uint64_t start = clock_now_ms();
+	ck_assert_int_eq(shutdown(h.peer, SHUT_WR), 0);
+	/* All but the last two bytes at once, the next a moment later. */
+	size_t n = testutil_read_exact(
+	    h.peer, got, sizeof(FINISH_NOTICE) - 2, testutil_wait_ms(5000));
+	ck_assert_uint_eq(n, sizeof(FINISH_NOTICE) - 2);
+	ck_assert(memcmp(got, FINISH_NOTICE, n) == 0);
+	close(h.peer);
+	h.peer = -1;
+	harness_expect_end(&h, "closed");
+	uint64_t took = clock_now_ms() - start;
+	fprintf(stderr,
+	    "check_session: a peer that read, then closed, was seen gone in "
+	    "%llu ms\n",
+	    (unsigned long long)took);
+	ck_assert_uint_lt(took, (uint64_t)testutil_wait_ms(1500));
+	ck_assert_int_eq(h.rec.finished, 0);
+	session_unref(h.s);
+}
+END_TEST
+
 START_TEST(test_idle_listener_times_out)
 {
 	struct harness h = {0};
 
 	harness_chat_limits(&h);
-	h.limits.idle_timeout_ms = 600;
+	/* Past the notice's second and the probe: a listener, then idle. */
+	h.limits.idle_timeout_ms = 2500;
 	harness_start(&h, &framed_cb);
 	ck_assert_int_eq(shutdown(h.peer, SHUT_WR), 0);
 	testutil_expect_str(h.peer, FINISH_NOTICE);
@@ -819,6 +856,7 @@ session_suite(void)
 	tcase_add_loop_test(tc, test_half_close_keeps_a_listener, 0, 2);
 	tcase_add_loop_test(tc, test_closed_peer_seen_gone, 0, 2);
 	tcase_add_test(tc, test_idle_listener_times_out);
+	tcase_add_test(tc, test_reader_then_close_seen_gone);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 
