@@ -102,7 +102,6 @@ int relay_operator_send(
     struct relay *r, struct session *s, const char *text, size_t len);
 
 /*
-/*
  * relay_operator_send to each of list[0..n), each form of the line
  * stored once for all of them.  Returns how many it was queued for.
  */
