@@ -245,8 +245,17 @@ static void
 rely_start(struct rely_console *c, struct testutil_chatd *d, const char *mode,
     const char *const extra[], testutil_child_fn child, void *arg)
 {
+	/* These attacks measure the server, not its flood control. */
+	const char *args[16] = {"--max-rate", "0"};
+	size_t n = 2;
+
+	for (; extra != NULL && extra[n - 2] != NULL; n++) {
+		ck_assert_uint_lt(n, sizeof(args) / sizeof(args[0]) - 1);
+		args[n] = extra[n - 2];
+	}
+	args[n] = NULL;
 	memset(c, 0, sizeof(*c));
-	testutil_chatd_start_with(d, mode, extra, child, arg);
+	testutil_chatd_start_with(d, mode, args, child, arg);
 	c->d = d;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->changed, NULL);
@@ -957,7 +966,8 @@ rely_client_read(struct rely_client *cl, int room)
 			cl->fate = RELY_SERVED;
 		return;
 	}
-	size_t take = (size_t)n < sizeof(cl->buf) - cl->got
+	size_t before = cl->got,
+	       take = (size_t)n < sizeof(cl->buf) - cl->got
 	    ? (size_t)n
 	    : sizeof(cl->buf) - cl->got;
 	memcpy(cl->buf + cl->got, buf, take);
@@ -970,8 +980,11 @@ rely_client_read(struct rely_client *cl, int room)
 	else if (room) {
 		/* It hears the room: served, once the roll call comes. */
 		cl->fate = RELY_HEARD;
+		/* All of it: a welcome may be longer than cl->buf. */
 		rely_lines_push(
-		    &cl->lines, cl->buf, cl->got, rely_client_line, cl);
+		    &cl->lines, cl->buf, before, rely_client_line, cl);
+		rely_lines_push(
+		    &cl->lines, buf, (size_t)n, rely_client_line, cl);
 		if (cl->roll_call)
 			cl->fate = RELY_SERVED;
 	} else
