@@ -98,6 +98,7 @@ trap 'exit 2' INT TERM
 
 failed=0
 ran=0
+blocks=0
 skipped=0
 
 # Waits until file $1 has at least $2 lines (bounded).  0 if it has.
@@ -263,7 +264,10 @@ run_block() {
 		port7000=$port
 	fi
 
-	local rc=0 want=$work/want got=$work/got diff
+	# Files of their own: a process of an earlier block that outlived
+	# its stop must not write into this block's output.
+	blocks=$((blocks + 1))
+	local rc=0 want=$work/want.$blocks got=$work/got.$blocks diff
 	for ((i = 0; i <= n; i++)); do
 		cmd=${cmds[i]}
 		if [[ $cmd =~ \&[[:space:]]*$ ]]; then
@@ -272,7 +276,7 @@ run_block() {
 				cmd=${cmd/-p 7000/-p 0}
 				if ! start_server "$got.$i" "$(printf '%s' "$cmd" | ports)" "$dir"; then
 					echo "FAIL: $where: \$ ${cmds[i]}: no listening line"
-					sed 's/^/    /' "$got.$i"
+					cat -v "$got.$i" | sed 's/^/    /'
 					rc=1
 					break
 				fi
