@@ -25,7 +25,7 @@
 #include "console.h"
 #include "escape.h"
 #include "flood.h"
-#include "history.h"
+#include "backlog.h"
 #include "msgbuf.h"
 #include "nick.h"
 #include "registry.h"
@@ -98,7 +98,7 @@ struct relay {
 	pthread_mutex_t lock; /* guards everything below, and see above */
 	struct relay_client *first, *last; /* clients, in join order */
 	size_t nclients;
-	struct history history; /* room lines, for joiners */
+	struct backlog backlog; /* room lines, for joiners */
 };
 
 /* A growing reply, cut (never overrun) at RELAY_TEXT_MAX. */
@@ -144,8 +144,8 @@ relay_new(const struct relay_config *cfg, struct registry *registry,
 	r->stats = stats;
 	r->budget = cfg->budget;
 	pthread_mutex_init(&r->lock, NULL);
-	if (history_init(
-	        &r->history, cfg->mode == RELAY_ROOM ? cfg->history : 0) == -1)
+	if (backlog_init(
+	        &r->backlog, cfg->mode == RELAY_ROOM ? cfg->history : 0) == -1)
 		goto fail;
 	r->mark = msgbuf_new(
 	    NULL, relay_history_mark, sizeof(relay_history_mark) - 1);
@@ -179,7 +179,7 @@ relay_free(struct relay *r)
 	if (r == NULL)
 		return;
 	storm_free(r->storm);
-	history_free(&r->history);
+	backlog_free(&r->backlog);
 	msgbuf_unref(r->mark);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
@@ -451,7 +451,7 @@ relay_recipients(
 	*n = 0;
 	pthread_mutex_lock(&r->lock);
 	if (how & RELAY_KEEP)
-		seq = history_add(&r->history, b);
+		seq = backlog_add(&r->backlog, b);
 	list = malloc((r->nclients + 1) * sizeof(*list));
 	for (struct relay_client *c = r->first; list != NULL && c != NULL;
 	     c = c->next) {
@@ -605,14 +605,14 @@ relay_greet_locked(struct relay *r, struct relay_client *c)
 	struct session *s = c->s;
 	int rc = SESSION_SENT;
 
-	for (size_t i = 0; i < r->history.count && rc == SESSION_SENT; i++) {
+	for (size_t i = 0; i < r->backlog.count && rc == SESSION_SENT; i++) {
 		/* The very buffers relayed: nothing copied. */
 		struct msgbuf *line =
-		    (struct msgbuf *)history_line(&r->history, i);
+		    (struct msgbuf *)backlog_line(&r->backlog, i);
 		if ((rc = session_send_buf(s, r->mark)) == SESSION_SENT)
 			rc = session_send_buf(s, line);
 	}
-	c->seen_seq = r->history.seq;
+	c->seen_seq = r->backlog.seq;
 	relay_welcome_locked(r, c, &t);
 	if (rc == SESSION_SENT && t.buf != NULL)
 		rc = session_send(s, t.buf, t.len);
@@ -1243,15 +1243,15 @@ void
 relay_history_show(struct relay *r)
 {
 	pthread_mutex_lock(&r->lock);
-	if (r->history.max == 0)
+	if (r->backlog.max == 0)
 		console_print(r->console, "no history kept (--history 0%s)",
 		    r->cfg.mode == RELAY_ROOM ? "" : ", or not room mode");
 	else
 		console_print(r->console, "%zu line%s of history (at most %zu)",
-		    r->history.count, r->history.count == 1 ? "" : "s",
-		    r->history.max);
-	for (size_t i = 0; i < r->history.count; i++) {
-		const struct msgbuf *b = history_line(&r->history, i);
+		    r->backlog.count, r->backlog.count == 1 ? "" : "s",
+		    r->backlog.max);
+	for (size_t i = 0; i < r->backlog.count; i++) {
+		const struct msgbuf *b = backlog_line(&r->backlog, i);
 		/* Relayed lines are escaped already: printed as they went. */
 		console_print(r->console, "  %.*s",
 		    (int)(b->len > 0 ? b->len - 1 : 0), b->data);

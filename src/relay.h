@@ -1,7 +1,7 @@
 /*
  * relay.h - tcpchatd's policy: what each mode does with what a client
  * sends (text, or a client command: command.h), names (nick.h), the
- * welcome and the room's history (history.h), flood control (flood.h),
+ * welcome and the room's history (backlog.h), flood control (flood.h),
  * joins and leaves with their reasons, who gets a message, what the
  * console and the transcript are told, and the reports of messages that
  * did not get through.  Sessions (the mechanism) call in through

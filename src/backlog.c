@@ -1,13 +1,13 @@
-/* history.c - a ring of the last lines said in a room. */
+/* backlog.c - a ring of the last lines said in a room. */
 #include "config.h"
 
 #include <stdlib.h>
 
-#include "history.h"
+#include "backlog.h"
 #include "msgbuf.h"
 
 int
-history_init(struct history *h, size_t max)
+backlog_init(struct backlog *h, size_t max)
 {
 	h->max = max;
 	h->count = h->next = 0;
@@ -19,7 +19,7 @@ history_init(struct history *h, size_t max)
 }
 
 void
-history_free(struct history *h)
+backlog_free(struct backlog *h)
 {
 	for (size_t i = 0; i < h->count; i++)
 		msgbuf_unref(h->ring[i]);
@@ -29,7 +29,7 @@ history_free(struct history *h)
 }
 
 uint64_t
-history_add(struct history *h, struct msgbuf *b)
+backlog_add(struct backlog *h, struct msgbuf *b)
 {
 	h->seq++;
 	if (h->max == 0)
@@ -45,7 +45,7 @@ history_add(struct history *h, struct msgbuf *b)
 }
 
 const struct msgbuf *
-history_line(const struct history *h, size_t i)
+backlog_line(const struct backlog *h, size_t i)
 {
 	/* The oldest is at next once the ring is full, else at 0. */
 	size_t first = h->count == h->max ? h->next : 0;
