@@ -1,8 +1,11 @@
 /* testutil.c - helpers the Check suites share (see testutil.h). */
 #include "config.h"
 
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -1033,4 +1037,292 @@ testutil_raise_nofile(long want)
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	return rl.rlim_cur > (rlim_t)LONG_MAX ? LONG_MAX : (long)rl.rlim_cur;
+}
+
+void
+testutil_client_join(
+    struct testutil_chatd *d, struct testutil_client *c, int id, int online)
+{
+	c->fd = testutil_connect(d->port);
+	c->id = id;
+	ck_assert_int_eq(net_local_name(c->fd, c->addr, sizeof(c->addr)), 0);
+	testutil_chatd_expect(
+	    d, "#%d %s connected (%d online)", id, c->addr, online);
+}
+
+void
+testutil_clients_done(
+    struct testutil_chatd *d, struct testutil_client *cs, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (cs[i].fd >= 0) {
+			close(cs[i].fd);
+			cs[i].fd = -1;
+		}
+	testutil_chatd_stop(d);
+}
+
+void
+testutil_clients_sync(struct testutil_chatd *d, struct testutil_client *cs,
+    int n, const char *sync, int room)
+{
+	char cmd[128], want[128];
+
+	snprintf(cmd, sizeof(cmd), "/all %s", sync);
+	snprintf(want, sizeof(want), "%s%s\n", room ? "operator: " : "", sync);
+	testutil_chatd_type(d, cmd);
+	for (int i = 0; i < n; i++)
+		if (cs[i].fd >= 0)
+			testutil_expect_str(cs[i].fd, want);
+}
+
+void
+testutil_tmpdir(char *dir, size_t size, const char *prefix)
+{
+	snprintf(dir, size, "/tmp/%s_XXXXXX", prefix);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+void
+testutil_rmdir(const char *dir)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+int
+testutil_unix_connect(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		int save_errno = errno;
+		close(fd);
+		errno = save_errno;
+		return -1;
+	}
+	return fd;
+}
+
+void
+testutil_operator_attach(struct testutil_chatd *op, const char *path)
+{
+	int fd = testutil_unix_connect(path);
+
+	ck_assert_msg(fd >= 0, "connect to the control socket %s: %s", path,
+	    strerror(errno));
+	op->proc.pid = -1;
+	op->proc.in_fd = op->proc.out_fd = fd;
+	op->proc.err_fd = -1;
+	op->port = -1;
+	op->line[0] = '\0';
+}
+
+void
+testutil_operator_detach(struct testutil_chatd *op)
+{
+	if (op->proc.in_fd >= 0)
+		close(op->proc.in_fd);
+	op->proc.in_fd = op->proc.out_fd = -1;
+}
+
+/* ---- a program on a pseudo-terminal ----------------------------------- */
+
+/*
+ * The session leader: gives the program the terminal, starts it, then
+ * does what the test asks ('f': foreground) until it exits, and reports
+ * its pid and its wait status.  Never returns.
+ */
+static void
+testutil_pty_leader(const char *slave_name, char *const argv[], int background,
+    int ctl, int report)
+{
+	struct termios tio;
+	int slave, status;
+
+	/* A test that times out takes the leader and the program along. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	setsid();
+	if ((slave = open(slave_name, O_RDWR)) == -1)
+		_exit(126);
+	ioctl(slave, TIOCSCTTY, 0);
+	if (background && tcgetattr(slave, &tio) == 0) {
+		tio.c_lflag |= TOSTOP;
+		tcsetattr(slave, TCSANOW, &tio);
+	}
+	/* Once the program has the foreground, we are in the background. */
+	signal(SIGTTOU, SIG_IGN);
+	pid_t pid = fork();
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		signal(SIGTTOU, SIG_DFL);
+		if (background)
+			setpgid(0, 0);
+		dup2(slave, 0);
+		dup2(slave, 1);
+		dup2(slave, 2);
+		if (slave > 2)
+			close(slave);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (background)
+		setpgid(pid, pid);
+	(void)!write(report, &pid, sizeof(pid));
+	for (;;) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		struct pollfd pfd = {.fd = ctl, .events = POLLIN};
+		char cmd;
+		/* A closed ctl is polled no more (fd -1 just waits). */
+		if (poll(&pfd, 1, 20) == 1) {
+			if (read(ctl, &cmd, 1) == 1)
+				tcsetpgrp(slave, pid);
+			else
+				ctl = -1;
+		}
+	}
+	(void)!write(report, &status, sizeof(status));
+	_exit(0);
+}
+
+void
+testutil_pty_spawn(struct testutil_pty *t, char *const argv[], int background)
+{
+	int ctl[2], report[2];
+
+	memset(t, 0, sizeof(*t));
+	t->master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	ck_assert_int_ge(t->master, 0);
+	ck_assert_int_eq(grantpt(t->master), 0);
+	ck_assert_int_eq(unlockpt(t->master), 0);
+	const char *name = ptsname(t->master);
+	ck_assert_ptr_nonnull(name);
+	ck_assert_int_eq(pipe2(ctl, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(report, O_CLOEXEC), 0);
+	t->leader = fork();
+	ck_assert_int_ne(t->leader, -1);
+	if (t->leader == 0) {
+		close(ctl[1]);
+		close(report[0]);
+		testutil_pty_leader(name, argv, background, ctl[0], report[1]);
+	}
+	close(ctl[0]);
+	close(report[1]);
+	t->ctl = ctl[1];
+	t->report = report[0];
+	ck_assert_uint_eq(testutil_read_exact(t->report, &t->pid,
+	                      sizeof(t->pid), testutil_wait_ms(5000)),
+	    sizeof(t->pid));
+}
+
+/* Reads what the terminal has for up to timeout_ms.  0 when nothing. */
+static int
+testutil_pty_read(struct testutil_pty *t, int timeout_ms)
+{
+	struct pollfd pfd = {.fd = t->master, .events = POLLIN};
+
+	if (t->len + 1 >= sizeof(t->out) || poll(&pfd, 1, timeout_ms) != 1)
+		return 0;
+	ssize_t n =
+	    read(t->master, t->out + t->len, sizeof(t->out) - 1 - t->len);
+	if (n <= 0) {
+		/* The last process holding the terminal is gone (EIO). */
+		poll(NULL, 0, timeout_ms > 20 ? 20 : timeout_ms);
+		return 0;
+	}
+	t->len += (size_t)n;
+	t->out[t->len] = '\0';
+	return 1;
+}
+
+int
+testutil_pty_expect(struct testutil_pty *t, const char *needle, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+
+	t->out[t->len] = '\0';
+	for (;;) {
+		char *at = strstr(t->out + t->mark, needle);
+		if (at != NULL) {
+			t->mark = (size_t)(at - t->out) + strlen(needle);
+			return 1;
+		}
+		int left = clock_ms_until(deadline);
+		if (left <= 0)
+			return 0;
+		testutil_pty_read(t, left);
+	}
+}
+
+void
+testutil_pty_drain(struct testutil_pty *t, int quiet_ms)
+{
+	while (testutil_pty_read(t, quiet_ms))
+		continue;
+}
+
+void
+testutil_pty_type(struct testutil_pty *t, const char *s)
+{
+	testutil_send_str(t->master, s);
+}
+
+void
+testutil_pty_foreground(struct testutil_pty *t)
+{
+	ck_assert_int_eq(write(t->ctl, "f", 1), 1);
+}
+
+int
+testutil_pty_wait(struct testutil_pty *t, int timeout_ms)
+{
+	uint64_t deadline = clock_now_ms() + (uint64_t)timeout_ms;
+	struct pollfd pfd = {.fd = t->report, .events = POLLIN};
+	int status = -1;
+
+	while (clock_ms_until(deadline) > 0) {
+		testutil_pty_read(t, 10);
+		if (poll(&pfd, 1, 0) == 1) {
+			if (read(t->report, &status, sizeof(status)) !=
+			    (ssize_t)sizeof(status))
+				status = -1;
+			break;
+		}
+	}
+	if (status == -1)
+		kill(t->pid, SIGKILL);
+	testutil_pty_drain(t, 20);
+	waitpid(t->leader, NULL, 0);
+	close(t->master);
+	close(t->ctl);
+	close(t->report);
+	return status;
+}
+
+char
+testutil_proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return '?';
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return '?';
+	buf[n] = '\0';
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	char *p = strrchr(buf, ')');
+	return p != NULL && p[1] == ' ' ? p[2] : '?';
 }

@@ -330,4 +330,103 @@ int testutil_proc_reset_peak(pid_t pid);
  */
 long testutil_raise_nofile(long want);
 
+/*
+ * Attaches an operator to a control socket at path: op's in_fd and
+ * out_fd are both the socket, so testutil_chatd_type and _expect work
+ * on it as on the console (op->proc.pid is -1).
+ */
+void testutil_operator_attach(struct testutil_chatd *op, const char *path);
+
+/* Closes the operator's socket. */
+void testutil_operator_detach(struct testutil_chatd *op);
+
+/* A client of a tcpchatd under test, with its id and address. */
+struct testutil_client {
+	int fd;
+	int id;
+	char addr[80]; /* as the server shows it (NET_ADDRSTRLEN) */
+};
+
+/*
+ * Connects client id to d and waits for the console to announce it with
+ * online clients in all.
+ */
+void testutil_client_join(
+    struct testutil_chatd *d, struct testutil_client *c, int id, int online);
+
+/* Closes the n clients (those still open) and stops d (as _chatd_stop). */
+void testutil_clients_done(
+    struct testutil_chatd *d, struct testutil_client *cs, int n);
+
+/*
+ * Proves none of the n clients received anything since its last
+ * expected bytes: the operator sends sync to all ("/all"), and it must
+ * be the very first thing each one reads ("operator: " first in room).
+ */
+void testutil_clients_sync(struct testutil_chatd *d, struct testutil_client *cs,
+    int n, const char *sync, int room);
+
+/* Makes a fresh directory /tmp/PREFIX_XXXXXX into dir. */
+void testutil_tmpdir(char *dir, size_t size, const char *prefix);
+
+/* Removes dir and everything in it. */
+void testutil_rmdir(const char *dir);
+
+/* Connects to a Unix-domain stream socket: the socket, or -1 (errno). */
+int testutil_unix_connect(const char *path);
+
+/* ---- a program on a pseudo-terminal ----------------------------------- */
+
+#define TESTUTIL_PTY_MAX (256 * 1024)
+
+/*
+ * A program whose standard streams are a new pseudo-terminal, its
+ * controlling terminal, in a session led by a helper process that holds
+ * the terminal's foreground process group (as an interactive shell
+ * does).  out collects what the terminal showed.
+ */
+struct testutil_pty {
+	pid_t pid; /* the program */
+	pid_t leader; /* the session leader */
+	int master;
+	int ctl; /* to the leader: 'f' gives the program the foreground */
+	int report; /* from the leader: the program's pid, then its status */
+	char out[TESTUTIL_PTY_MAX];
+	size_t len; /* bytes in out */
+	size_t mark; /* where the next testutil_pty_expect looks from */
+};
+
+/*
+ * Starts argv on a terminal: in the leader's (foreground) process group,
+ * or with background set in a process group of its own, as "prog &"
+ * does, with TOSTOP on so that a background write would stop it.
+ */
+void testutil_pty_spawn(
+    struct testutil_pty *t, char *const argv[], int background);
+
+/*
+ * Reads the terminal until what it showed since the mark contains
+ * needle: 1 (the mark moves past it), or 0 after timeout_ms.
+ */
+int testutil_pty_expect(
+    struct testutil_pty *t, const char *needle, int timeout_ms);
+
+/* Reads what the terminal shows for quiet_ms more (into out). */
+void testutil_pty_drain(struct testutil_pty *t, int quiet_ms);
+
+/* Types s at the terminal. */
+void testutil_pty_type(struct testutil_pty *t, const char *s);
+
+/* Makes the program's process group the terminal's foreground one. */
+void testutil_pty_foreground(struct testutil_pty *t);
+
+/*
+ * Waits for the program to exit (reading the terminal meanwhile): its
+ * wait status, or -1 after timeout_ms (then it is killed).
+ */
+int testutil_pty_wait(struct testutil_pty *t, int timeout_ms);
+
+/* The program's process state from /proc ('S', 'R', 'T' stopped...). */
+char testutil_proc_state(pid_t pid);
+
 #endif
