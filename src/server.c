@@ -647,6 +647,7 @@ server_shutdown(struct server *srv)
 		if (atomic_load(&srv->stats.io.threads) > 0)
 			poll(NULL, 0, 1);
 	}
+	transcript_finish(srv->log);
 	console_print(srv->console, "tcpchatd: stopped");
 }
 
@@ -664,6 +665,8 @@ server_signals_init(sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* Past a file size limit the log's write fails (and is reported). */
+	signal(SIGXFSZ, SIG_IGN);
 	/* Blocked everywhere, delivered only inside the accept loop's wait. */
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
@@ -697,15 +700,43 @@ server_error(struct server *srv, const char *fmt, ...)
 	io_write_full(srv->err_fd, buf, (size_t)n);
 }
 
-/* The transcript could not be written: said once on the console. */
+/*
+ * The transcript's outages, recoveries and reopenings: operational
+ * events, each said once, with what was lost.
+ */
 static void
-server_on_log_failure(void *ctx, const char *path, int err)
+server_on_log_event(
+    void *ctx, const char *path, const struct transcript_report *r)
 {
 	struct server *srv = ctx;
+	unsigned long long lost = (unsigned long long)r->lost;
 
-	console_print(srv->console,
-	    "tcpchatd: cannot write the log %s: %s (lines are being lost)",
-	    path, strerror(err));
+	switch (r->event) {
+	case TRANSCRIPT_FAILING:
+		console_print(srv->console,
+		    "tcpchatd: cannot write the log %s: %s (records are being lost)",
+		    path, strerror(r->err));
+		break;
+	case TRANSCRIPT_RECOVERED:
+		console_print(srv->console,
+		    "tcpchatd: the log %s is written again: %llu record%s lost",
+		    path, lost, lost == 1 ? "" : "s");
+		break;
+	case TRANSCRIPT_STILL_FAILING:
+		console_print(srv->console,
+		    "tcpchatd: the log %s still cannot be written: %llu record%s lost",
+		    path, lost, lost == 1 ? "" : "s");
+		break;
+	case TRANSCRIPT_REOPENED:
+		console_print(srv->console, "tcpchatd: log %s reopened (%s)",
+		    path, r->why);
+		break;
+	case TRANSCRIPT_REOPEN_FAILED:
+		console_print(srv->console,
+		    "tcpchatd: cannot reopen the log %s (%s): %s", path, r->why,
+		    strerror(r->err));
+		break;
+	}
 }
 
 /* What every session may do, from the configuration. */
@@ -757,7 +788,7 @@ server_open(struct server *srv)
 	}
 	if (cfg->log_path != NULL &&
 	    (srv->log = transcript_open(
-	         cfg->log_path, server_on_log_failure, srv)) == NULL) {
+	         cfg->log_path, server_on_log_event, srv)) == NULL) {
 		server_error(srv, "tcpchatd: cannot open log %s: %s",
 		    cfg->log_path, strerror(errno));
 		return -1;
