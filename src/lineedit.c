@@ -277,6 +277,25 @@ lineedit_stop(void)
 	free(lineedit.line);
 	lineedit.line = NULL;
 }
+void
+lineedit_abandon(void)
+{
+	if (!lineedit.active)
+		return;
+	/* Without its deprep hook, removing the handler restores no modes. */
+	__typeof__(rl_deprep_term_function) deprep = rl_deprep_term_function;
+	rl_deprep_term_function = NULL;
+	rl_callback_handler_remove();
+	rl_deprep_term_function = deprep;
+	lineedit.active = 0;
+	lineedit.hidden = 0;
+#ifndef HAVE_LIBEDIT
+	free(lineedit.saved);
+	lineedit.saved = NULL;
+#endif
+	free(lineedit.line);
+	lineedit.line = NULL;
+}
 #else
 #if defined(HAVE_LIBEDIT)
 /*
@@ -336,6 +355,11 @@ lineedit_set_prompt(const char *prompt)
 
 void
 lineedit_stop(void)
+{
+}
+
+void
+lineedit_abandon(void)
 {
 }
 #endif

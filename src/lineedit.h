@@ -62,4 +62,11 @@ void lineedit_set_prompt(const char *prompt);
 /* Gives the terminal back, the prompt line erased. */
 void lineedit_stop(void);
 
+/*
+ * Ends the editor without touching the terminal at all: for a process
+ * that is no longer in the terminal's foreground, where the modes now
+ * belong to the shell.
+ */
+void lineedit_abandon(void);
+
 #endif

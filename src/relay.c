@@ -94,6 +94,7 @@ struct relay {
 	struct msgbuf_budget *budget; /* what queued messages may hold */
 	struct storm *storm; /* join and leave notices */
 	struct msgbuf *mark; /* relay_history_mark, shared by replays */
+	atomic_uint_fast64_t last_speaker; /* whom /r answers, 0: nobody */
 
 	pthread_mutex_t lock; /* guards everything below, and see above */
 	struct relay_client *first, *last; /* clients, in join order */
@@ -1082,6 +1083,7 @@ relay_message(struct relay *r, struct session *s, const char *msg, size_t len)
 	pthread_mutex_unlock(&r->lock);
 	if (len == 1 && msg[0] == 'q')
 		return "quit";
+	atomic_store_explicit(&r->last_speaker, s->id, memory_order_relaxed);
 	if (!relay_flood_check(r, s, c, msg, len))
 		return NULL;
 	/* An empty line says nothing: not shown, not relayed. */
@@ -1240,21 +1242,27 @@ relay_name(struct relay *r, struct session *s, char *buf, size_t size)
 }
 
 void
-relay_history_show(struct relay *r)
+relay_history_show(struct relay *r, struct console_att *att)
 {
 	pthread_mutex_lock(&r->lock);
 	if (r->backlog.max == 0)
-		console_print(r->console, "no history kept (--history 0%s)",
+		console_reply(att, "no history kept (--history 0%s)",
 		    r->cfg.mode == RELAY_ROOM ? "" : ", or not room mode");
 	else
-		console_print(r->console, "%zu line%s of history (at most %zu)",
+		console_reply(att, "%zu line%s of history (at most %zu)",
 		    r->backlog.count, r->backlog.count == 1 ? "" : "s",
 		    r->backlog.max);
 	for (size_t i = 0; i < r->backlog.count; i++) {
 		const struct msgbuf *b = backlog_line(&r->backlog, i);
 		/* Relayed lines are escaped already: printed as they went. */
-		console_print(r->console, "  %.*s",
-		    (int)(b->len > 0 ? b->len - 1 : 0), b->data);
+		console_reply(
+		    att, "  %.*s", (int)(b->len > 0 ? b->len - 1 : 0), b->data);
 	}
 	pthread_mutex_unlock(&r->lock);
+}
+
+uint64_t
+relay_last_speaker(struct relay *r)
+{
+	return atomic_load_explicit(&r->last_speaker, memory_order_relaxed);
 }

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 struct console;
+struct console_att;
 struct msgbuf_budget;
 struct registry;
 struct session;
@@ -123,7 +124,10 @@ struct session *relay_find(struct relay *r, const char *who, size_t len);
 /* s's name into buf (size bytes): "" when it has none. */
 void relay_name(struct relay *r, struct session *s, char *buf, size_t size);
 
-/* Shows the room's history on the console (/history). */
-void relay_history_show(struct relay *r);
+/* Shows the room's history to the operator at att (/history). */
+void relay_history_show(struct relay *r, struct console_att *att);
+
+/* The id of the client whose message came last (/r), or 0. */
+uint64_t relay_last_speaker(struct relay *r);
 
 #endif

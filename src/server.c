@@ -21,10 +21,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "console.h"
+#include "control.h"
 #include "io.h"
 #include "msgbuf.h"
 #include "net.h"
@@ -80,6 +82,7 @@ struct server {
 	pthread_t main_thread;
 	atomic_int stopping; /* set once shutdown began */
 	int console_running; /* its thread outlived console_stop */
+	struct control control; /* --control: operators attach there */
 };
 
 static volatile sig_atomic_t server_signalled;
@@ -210,6 +213,8 @@ server_on_closed(void *ctx, struct session *s, const char *reason,
 	relay_left(srv->relay, s, reason, undelivered, lost, online);
 	if (srv->cfg.verbose >= 1)
 		server_say_session_totals(srv, s);
+	/* An operator who had chosen it hears so. */
+	operator_client_left(&srv->op);
 }
 
 static const struct session_callbacks server_framed_callbacks = {
@@ -257,7 +262,8 @@ server_turn_away(struct server *srv, int fd, const char *addr,
 	atomic_fetch_add(&srv->stats.refused, 1);
 	server_refuse(fd, notice);
 	if (error || !srv->cfg.quiet)
-		console_print(srv->console, "%s refused: %s", addr, why);
+		console_log(srv->console, error ? LOG_WARNING : LOG_NOTICE,
+		    "%s refused: %s", addr, why);
 }
 
 /*
@@ -469,7 +475,7 @@ server_tls_reload(struct server *srv)
 	if (srv->cfg.tls_cert == NULL)
 		return 0;
 	if ((c = server_tls_load(&srv->cfg, err, sizeof(err))) == NULL) {
-		console_print(srv->console,
+		console_log(srv->console, LOG_ERR,
 		    "tcpchatd: TLS certificate not reloaded, keeping the old one: %s",
 		    err);
 		return -1;
@@ -480,7 +486,7 @@ server_tls_reload(struct server *srv)
 	pthread_mutex_unlock(&srv->tls_lock);
 	/* Connections made with the old one keep it until they end. */
 	tls_context_unref(old);
-	console_print(srv->console,
+	console_log(srv->console, LOG_NOTICE,
 	    "tcpchatd: TLS certificate %s reloaded for new connections",
 	    srv->cfg.tls_cert);
 	return 0;
@@ -578,7 +584,7 @@ server_out_of_fds(struct server *srv, int *spare)
 		*spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	atomic_fetch_add(&srv->stats.refused, 1);
-	console_print(srv->console,
+	console_log(srv->console, LOG_ERR,
 	    "tcpchatd: out of file descriptors: turning clients away");
 	poll(NULL, 0, SERVER_BACKOFF_MS);
 }
@@ -627,16 +633,19 @@ server_shutdown(struct server *srv)
 
 	list = registry_snapshot(srv->registry, &n);
 	if (n > 0)
-		console_print(srv->console,
+		console_log(srv->console, LOG_NOTICE,
 		    "tcpchatd: shutting down, telling %zu client%s", n,
 		    n == 1 ? "" : "s");
+	else
+		console_log(
+		    srv->console, LOG_NOTICE, "tcpchatd: shutting down");
 	for (size_t i = 0; i < n; i++)
 		session_close(list[i], "tcpchatd: server shutting down\n",
 		    "server shutting down");
 	registry_release(list, n);
 	if (!registry_wait_empty(srv->registry, srv->cfg.drain_ms + 1500)) {
 		int left = registry_count(srv->registry);
-		console_print(srv->console,
+		console_log(srv->console, LOG_WARNING,
 		    "tcpchatd: %d client%s still connected at exit", left,
 		    left == 1 ? "" : "s");
 	}
@@ -648,7 +657,7 @@ server_shutdown(struct server *srv)
 			poll(NULL, 0, 1);
 	}
 	transcript_finish(srv->log);
-	console_print(srv->console, "tcpchatd: stopped");
+	console_log(srv->console, LOG_NOTICE, "tcpchatd: stopped");
 }
 
 /* Signal dispositions; returns the mask to wait with in the accept loop. */
@@ -665,6 +674,9 @@ server_signals_init(sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* Never stopped for the terminal: the console knows when to use it. */
+	signal(SIGTTIN, SIG_IGN);
+	signal(SIGTTOU, SIG_IGN);
 	/* Past a file size limit the log's write fails (and is reported). */
 	signal(SIGXFSZ, SIG_IGN);
 	/* Blocked everywhere, delivered only inside the accept loop's wait. */
@@ -713,26 +725,26 @@ server_on_log_event(
 
 	switch (r->event) {
 	case TRANSCRIPT_FAILING:
-		console_print(srv->console,
+		console_log(srv->console, LOG_ERR,
 		    "tcpchatd: cannot write the log %s: %s (records are being lost)",
 		    path, strerror(r->err));
 		break;
 	case TRANSCRIPT_RECOVERED:
-		console_print(srv->console,
+		console_log(srv->console, LOG_NOTICE,
 		    "tcpchatd: the log %s is written again: %llu record%s lost",
 		    path, lost, lost == 1 ? "" : "s");
 		break;
 	case TRANSCRIPT_STILL_FAILING:
-		console_print(srv->console,
+		console_log(srv->console, LOG_ERR,
 		    "tcpchatd: the log %s still cannot be written: %llu record%s lost",
 		    path, lost, lost == 1 ? "" : "s");
 		break;
 	case TRANSCRIPT_REOPENED:
-		console_print(srv->console, "tcpchatd: log %s reopened (%s)",
-		    path, r->why);
+		console_log(srv->console, LOG_NOTICE,
+		    "tcpchatd: log %s reopened (%s)", path, r->why);
 		break;
 	case TRANSCRIPT_REOPEN_FAILED:
-		console_print(srv->console,
+		console_log(srv->console, LOG_ERR,
 		    "tcpchatd: cannot reopen the log %s (%s): %s", path, r->why,
 		    strerror(r->err));
 		break;
@@ -771,6 +783,22 @@ server_limits_init(struct server *srv)
 	                                          : &server_framed_callbacks;
 }
 
+/* --control PATH: the socket operators attach to.  0, or -1 (said why). */
+static int
+server_control_open(struct server *srv)
+{
+	char err[256];
+
+	if (srv->cfg.control_path == NULL)
+		return 0;
+	if (control_open(
+	        &srv->control, srv->cfg.control_path, err, sizeof(err)) == -1) {
+		server_error(srv, "tcpchatd: --control %s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* Opens the transcript and the listening socket.  0, or -1 (said why). */
 static int
 server_open(struct server *srv)
@@ -793,6 +821,8 @@ server_open(struct server *srv)
 		    cfg->log_path, strerror(errno));
 		return -1;
 	}
+	if (server_control_open(srv) == -1)
+		return -1;
 	srv->lfd = net_listen_family(
 	    cfg->host, cfg->port, cfg->family, cfg->backlog, &gai);
 	if (srv->lfd == -1) {
@@ -803,6 +833,19 @@ server_open(struct server *srv)
 	net_set_nonblock(srv->lfd, 1);
 	net_local_name(srv->lfd, srv->name, sizeof(srv->name));
 	return 0;
+}
+
+/*
+ * Where the console reads: nowhere with --no-console (nor in echo mode
+ * with -q); the console itself decides whether that is a terminal it
+ * may read now.
+ */
+static int
+server_console_fd(const struct server_config *cfg)
+{
+	if (cfg->no_console || (cfg->mode == SERVER_ECHO && cfg->quiet))
+		return -1;
+	return cfg->console_fd;
 }
 
 /* The registry, the console, the relay and the operator.  0 or -1. */
@@ -822,8 +865,12 @@ server_wire(struct server *srv)
 		return -1;
 	}
 	srv->console = console_new(
-	    cfg->mode == SERVER_ECHO && cfg->quiet ? -1 : cfg->console_fd,
-	    cfg->console_out_fd, operator_on_line, &srv->op);
+	    &(struct console_config){.in_fd = server_console_fd(cfg),
+	        .out_fd = cfg->console_out_fd,
+	        .control_fd = srv->control.fd,
+	        .use_syslog = cfg->use_syslog,
+	        .cb = &operator_console_callbacks,
+	        .ctx = &srv->op});
 	if (srv->console == NULL) {
 		server_error(srv, "tcpchatd: cannot make the console: %s",
 		    strerror(errno));
@@ -848,6 +895,18 @@ server_wire(struct server *srv)
 static void server_free(struct server *srv);
 
 /*
+ * Removes the control socket's file; the socket itself is closed only
+ * once the console thread, which listens on it, has ended.
+ */
+static void
+server_control_close(struct server *srv)
+{
+	if (srv->console_running)
+		srv->control.fd = -1;
+	control_close(&srv->control);
+}
+
+/*
  * A server for cfg, listening but not yet accepting, or NULL (why is on
  * err_fd).  Signals are set up for the calling thread, which must be
  * the one that runs server_wait.
@@ -867,6 +926,7 @@ server_new(const struct server_config *cfg, int err_fd, sigset_t *waitmask)
 	srv->cfg = *cfg;
 	srv->err_fd = err_fd;
 	srv->lfd = -1;
+	srv->control.fd = -1;
 	srv->main_thread = pthread_self();
 	srv->stats.started_ms = clock_now_ms();
 	int limit = server_default_max_clients();
@@ -940,6 +1000,8 @@ server_start(struct server *srv)
 	    "tcpchatd: listening on %s (mode %s)\n", srv->name,
 	    server_mode_name(srv->cfg.mode));
 	io_write_full(srv->cfg.console_out_fd, line, (size_t)n);
+	console_send(
+	    srv->console, CONSOLE_SYSLOG, LOG_NOTICE, "%.*s", n - 1, line);
 	/* Helper threads first: once the console answers, all are up. */
 	if ((rc = session_flusher_start(srv->flusher)) != 0) {
 		server_error(srv, "tcpchatd: cannot start the flusher: %s",
@@ -951,7 +1013,6 @@ server_start(struct server *srv)
 		    srv, "tcpchatd: cannot start the relay: %s", strerror(rc));
 		return -1;
 	}
-	console_set_prompt(srv->console, "tcpchatd> ");
 	if ((rc = console_start(srv->console)) != 0) {
 		server_error(srv, "tcpchatd: cannot start the console: %s",
 		    strerror(rc));
@@ -971,11 +1032,13 @@ server_wait(struct server *srv, const sigset_t *waitmask)
 	server_accept_loop(srv, waitmask);
 	close(srv->lfd);
 	srv->lfd = -1;
+	console_closing(srv->console);
 	server_shutdown(srv);
 	relay_stop(srv->relay);
 	if (atomic_load(&srv->stats.io.threads) == 0)
 		session_flusher_stop(srv->flusher);
 	srv->console_running = console_stop(srv->console, 2000) != 0;
+	server_control_close(srv);
 }
 
 /*
@@ -988,6 +1051,7 @@ server_free(struct server *srv)
 {
 	if (srv->lfd != -1)
 		close(srv->lfd);
+	server_control_close(srv);
 	if (atomic_load(&srv->stats.io.threads) != 0 || srv->console_running)
 		return;
 	/* After a failed start they may run; stopping twice is harmless. */

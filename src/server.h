@@ -73,6 +73,9 @@ struct server_config {
 	int verbose; /* -v given this often: more on the console */
 	size_t history; /* --history: room lines for joiners; 0: none */
 	unsigned max_rate; /* --max-rate: lines a second; 0: no limit */
+	const char *control_path; /* --control: operators attach here */
+	int no_console; /* --no-console: read no console at all */
+	int use_syslog; /* --syslog: operational events to syslog */
 };
 
 /* The default --max-queue-total for this machine. */

@@ -24,81 +24,88 @@
 static void
 tcpchatd_help(void)
 {
-	printf("usage: tcpchatd [-46qv] [-l ADDR[:PORT]] [-p PORT] "
-	       "[-m echo|chat|room]\n"
-	       "                [OPTIONS]\n"
-	       "\n"
-	       "A multi-client TCP chat and echo server, one thread per "
-	       "connection.\n"
-	       "\n"
-	       "  -l, --listen ADDR[:PORT]\n"
-	       "                         address to listen on (default "
-	       "127.0.0.1, ::1 with\n"
-	       "                         -6; 0.0.0.0 or :: serves the LAN); "
-	       "[V6ADDR]:PORT\n"
-	       "                         for IPv6 with a port\n"
-	       "  -p, --port PORT        port (default %s; 0 picks a free "
-	       "one)\n"
-	       "  -4, -6                 IPv4 or IPv6 addresses only\n"
-	       "  -m, --mode MODE        echo, chat (default) or room\n"
-	       "  -q, --quiet            no connect and disconnect events\n"
-	       "  -v, --verbose          more on the console: the limits, "
-	       "each\n"
-	       "                         connection's time and messages; "
-	       "-vv also the\n"
-	       "                         address each client reached\n"
-	       "      --max-line BYTES   longest message (default %d)\n"
-	       "      --max-queue BYTES  most bytes queued for one client "
-	       "(default %d)\n"
-	       "      --max-queue-total BYTES  most bytes queued for all "
-	       "clients\n"
-	       "                         (default: 512 MiB or a quarter of "
-	       "memory)\n"
-	       "      --max-clients N    most clients at once (default: from "
-	       "the\n"
-	       "                         open-file limit)\n"
-	       "      --max-per-ip N     most clients from one address "
-	       "(default: no limit)\n"
-	       "      --allow CIDR       admit only these addresses "
-	       "(repeatable)\n"
-	       "      --deny CIDR        refuse these addresses (repeatable; "
-	       "wins over\n"
-	       "                         --allow)\n"
-	       "      --log FILE         append a transcript of every message\n"
-	       "      --idle-timeout T   close a client silent for T (default "
-	       "off)\n"
-	       "      --line-timeout T   close a client whose line is not "
-	       "complete in T\n"
-	       "                         (default %ds; 0: off)\n"
-	       "      --drain-time T     how long queued messages get at "
-	       "shutdown\n"
-	       "                         (default %gs)\n"
-	       "      --tls-cert FILE    serve TLS only, with this certificate "
-	       "chain (PEM)\n"
-	       "      --tls-key FILE     its private key (default: in "
-	       "--tls-cert's file)\n"
-	       "      --tls-client-ca FILE  require client certificates "
-	       "signed by this CA\n"
-	       "      --handshake-timeout T  a TLS handshake must end within "
-	       "T (default %ds)\n"
-	       "      --history N        room lines replayed to a joiner "
-	       "(default %d; 0: none)\n"
-	       "      --max-rate LINES   lines a second one client may send, "
-	       "a burst of\n"
-	       "                         twice that (default %d; 0: no "
-	       "limit)\n"
-	       "  -h, --help             this help\n"
-	       "  -V, --version          version and license\n"
-	       "\n"
-	       "Durations T take a unit: 500ms, 10s, 2m, 1h (a bare number is "
-	       "seconds).\n"
-	       "Console commands (chat and room): /list /to ID /msg ID TEXT "
-	       "/all TEXT\n"
-	       "/kick ID [REASON] /history /stats /help /quit (a name will "
-	       "do for an ID).\n"
-	       "Client commands: /nick /who /me /msg /quit /help.  See "
-	       "tcpchatd(1).\n"
-	       "\n" VERSION_HELP_FOOTER,
+	printf(
+	    "usage: tcpchatd [-46qv] [-l ADDR[:PORT]] [-p PORT] "
+	    "[-m echo|chat|room]\n"
+	    "                [OPTIONS]\n"
+	    "\n"
+	    "A multi-client TCP chat and echo server, one thread per "
+	    "connection.\n"
+	    "\n"
+	    "  -l, --listen ADDR[:PORT]\n"
+	    "                         address to listen on (default "
+	    "127.0.0.1, ::1 with\n"
+	    "                         -6; 0.0.0.0 or :: serves the LAN); "
+	    "[V6ADDR]:PORT\n"
+	    "                         for IPv6 with a port\n"
+	    "  -p, --port PORT        port (default %s; 0 picks a free "
+	    "one)\n"
+	    "  -4, -6                 IPv4 or IPv6 addresses only\n"
+	    "  -m, --mode MODE        echo, chat (default) or room\n"
+	    "  -q, --quiet            no connect and disconnect events\n"
+	    "  -v, --verbose          more on the console: the limits, "
+	    "each\n"
+	    "                         connection's time and messages; "
+	    "-vv also the\n"
+	    "                         address each client reached\n"
+	    "      --max-line BYTES   longest message (default %d)\n"
+	    "      --max-queue BYTES  most bytes queued for one client "
+	    "(default %d)\n"
+	    "      --max-queue-total BYTES  most bytes queued for all "
+	    "clients\n"
+	    "                         (default: 512 MiB or a quarter of "
+	    "memory)\n"
+	    "      --max-clients N    most clients at once (default: from "
+	    "the\n"
+	    "                         open-file limit)\n"
+	    "      --max-per-ip N     most clients from one address "
+	    "(default: no limit)\n"
+	    "      --allow CIDR       admit only these addresses "
+	    "(repeatable)\n"
+	    "      --deny CIDR        refuse these addresses (repeatable; "
+	    "wins over\n"
+	    "                         --allow)\n"
+	    "      --log FILE         append a transcript of every message\n"
+	    "      --idle-timeout T   close a client silent for T (default "
+	    "off)\n"
+	    "      --line-timeout T   close a client whose line is not "
+	    "complete in T\n"
+	    "                         (default %ds; 0: off)\n"
+	    "      --drain-time T     how long queued messages get at "
+	    "shutdown\n"
+	    "                         (default %gs)\n"
+	    "      --tls-cert FILE    serve TLS only, with this certificate "
+	    "chain (PEM)\n"
+	    "      --tls-key FILE     its private key (default: in "
+	    "--tls-cert's file)\n"
+	    "      --tls-client-ca FILE  require client certificates "
+	    "signed by this CA\n"
+	    "      --handshake-timeout T  a TLS handshake must end within "
+	    "T (default %ds)\n"
+	    "      --history N        room lines replayed to a joiner "
+	    "(default %d; 0: none)\n"
+	    "      --max-rate LINES   lines a second one client may send, "
+	    "a burst of\n"
+	    "                         twice that (default %d; 0: no "
+	    "limit)\n"
+	    "      --control PATH     operators attach at this Unix socket "
+	    "(mode 0600)\n"
+	    "      --no-console       read no console; standard output "
+	    "gets events only\n"
+	    "      --syslog           events to syslog (facility daemon), "
+	    "never text\n"
+	    "  -h, --help             this help\n"
+	    "  -V, --version          version and license\n"
+	    "\n"
+	    "Durations T take a unit: 500ms, 10s, 2m, 1h (a bare number is "
+	    "seconds).\n"
+	    "Console commands (chat and room): /list /to ID /msg ID TEXT "
+	    "/r TEXT\n"
+	    "/all TEXT /kick ID [REASON] /history /stats /help /quit (a "
+	    "name will do\n"
+	    "for an ID).  Client commands: /nick /who /me /msg /quit /help.  "
+	    "See tcpchatd(1).\n"
+	    "\n" VERSION_HELP_FOOTER,
 	    SERVER_DEFAULT_PORT, SERVER_DEFAULT_MAX_LINE,
 	    SERVER_DEFAULT_MAX_QUEUE, SERVER_DEFAULT_LINE_TIMEOUT,
 	    SERVER_DEFAULT_DRAIN_MS / 1000.0, SERVER_DEFAULT_HANDSHAKE_TIMEOUT,
@@ -180,7 +187,10 @@ enum {
 	OPT_TLS_CLIENT_CA,
 	OPT_HANDSHAKE_TIMEOUT,
 	OPT_HISTORY,
-	OPT_MAX_RATE
+	OPT_MAX_RATE,
+	OPT_CONTROL,
+	OPT_NO_CONSOLE,
+	OPT_SYSLOG
 };
 
 /* One option with its value.  0, or -1 after a usage error. */
@@ -288,6 +298,19 @@ tcpchatd_option(struct tcpchatd_options *o, int c, const char *arg)
 	case OPT_HANDSHAKE_TIMEOUT:
 		return tcpchatd_duration("--handshake-timeout", arg, 1,
 		    TCPCHATD_MAX_HANDSHAKE_MS, &cfg->handshake_timeout_ms);
+	case OPT_CONTROL:
+		if (arg[0] == '\0') {
+			args_usage_error(PROG, "--control: the path is empty");
+			return -1;
+		}
+		cfg->control_path = arg;
+		return 0;
+	case OPT_NO_CONSOLE:
+		cfg->no_console = 1;
+		return 0;
+	case OPT_SYSLOG:
+		cfg->use_syslog = 1;
+		return 0;
 	case OPT_ALLOW:
 	case OPT_DENY:
 		if (access_add(&cfg->access, c == OPT_ALLOW, arg) == -1) {
@@ -362,6 +385,9 @@ main(int argc, char **argv)
 	        OPT_HANDSHAKE_TIMEOUT},
 	    {"history", required_argument, NULL, OPT_HISTORY},
 	    {"max-rate", required_argument, NULL, OPT_MAX_RATE},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"no-console", no_argument, NULL, OPT_NO_CONSOLE},
+	    {"syslog", no_argument, NULL, OPT_SYSLOG},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	static struct tcpchatd_options o;

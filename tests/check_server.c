@@ -450,9 +450,12 @@ START_TEST(test_stale_id)
 	testutil_chatd_type(&d, "/to 2");
 	testutil_chatd_expect(&d, "talking to #2 %s", cs[1].addr);
 	client_leave(&d, &cs[1], 1);
-	/* Plain text for the chosen client that left: not to #1 instead. */
+	/* The console says so; plain text then goes nowhere, not to #1. */
+	testutil_chatd_expect_next(
+	    &d, "#2 %s has left: no client chosen", cs[1].addr);
 	testutil_chatd_type(&d, "are you there?");
-	testutil_chatd_expect_next(&d, "no such client #2");
+	testutil_chatd_expect_next(
+	    &d, "nothing sent: #2 has left (choose a client with /to ID)");
 
 	testutil_chatd_type(&d, "/msg 99 x");
 	testutil_chatd_expect_next(&d, "no such client #99");
