@@ -34,6 +34,7 @@
 #include "registry.h"
 #include "relay.h"
 #include "server.h"
+#include "service.h"
 #include "session.h"
 #include "stats.h"
 #include "tls.h"
@@ -86,11 +87,19 @@ struct server {
 };
 
 static volatile sig_atomic_t server_signalled;
+static volatile sig_atomic_t server_hup; /* SIGHUP: reopen the log */
 
 static void
 server_on_signal(int sig)
 {
 	server_signalled = sig;
+}
+
+static void
+server_on_hup(int sig)
+{
+	(void)sig;
+	server_hup = 1;
 }
 
 void
@@ -589,6 +598,22 @@ server_out_of_fds(struct server *srv, int *spare)
 	poll(NULL, 0, SERVER_BACKOFF_MS);
 }
 
+/*
+ * SIGHUP (logrotate, systemctl reload): the log is opened again at its
+ * path and the TLS certificate loaded again; the server goes on.
+ */
+static void
+server_reopen(struct server *srv)
+{
+	server_hup = 0;
+	if (srv->log == NULL && srv->cfg.tls_cert == NULL)
+		console_log(srv->console, LOG_NOTICE,
+		    "tcpchatd: SIGHUP: no --log to reopen");
+	if (srv->log != NULL)
+		(void)transcript_reopen(srv->log, "SIGHUP");
+	(void)server_tls_reload(srv);
+}
+
 /* Accepts until a signal or /quit. */
 static void
 server_accept_loop(struct server *srv, const sigset_t *waitmask)
@@ -601,6 +626,8 @@ server_accept_loop(struct server *srv, const sigset_t *waitmask)
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_JOINABLE);
 	pthread_attr_setstacksize(&attr, SERVER_STACK_SIZE);
 	while (!server_signalled && !atomic_load(&srv->stopping)) {
+		if (server_hup)
+			server_reopen(srv);
 		struct pollfd pfd = {.fd = srv->lfd, .events = POLLIN};
 		if (ppoll(&pfd, 1, NULL, waitmask) == -1)
 			continue; /* EINTR: look at the flags again */
@@ -674,6 +701,8 @@ server_signals_init(sigset_t *waitmask)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = server_on_hup;
+	sigaction(SIGHUP, &sa, NULL);
 	/* Never stopped for the terminal: the console knows when to use it. */
 	signal(SIGTTIN, SIG_IGN);
 	signal(SIGTTOU, SIG_IGN);
@@ -683,10 +712,12 @@ server_signals_init(sigset_t *waitmask)
 	sigemptyset(&block);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, NULL);
 	pthread_sigmask(SIG_BLOCK, NULL, waitmask);
 	sigdelset(waitmask, SIGINT);
 	sigdelset(waitmask, SIGTERM);
+	sigdelset(waitmask, SIGHUP);
 	sigdelset(waitmask, SESSION_WAKE_SIGNAL);
 }
 
@@ -799,6 +830,26 @@ server_control_open(struct server *srv)
 	return 0;
 }
 
+/*
+ * Socket activation: the listener systemd passed, instead of one of our
+ * own (-l and -p are then not used).  1 when there was one, 0 when not,
+ * -1 when it is unusable (said why).
+ */
+static int
+server_activated(struct server *srv)
+{
+	char err[256];
+	int rc = service_listen_fd(&srv->lfd, err, sizeof(err));
+
+	if (rc == -1)
+		server_error(srv, "tcpchatd: %s", err);
+	if (rc == 1) {
+		net_set_nonblock(srv->lfd, 1);
+		net_local_name(srv->lfd, srv->name, sizeof(srv->name));
+	}
+	return rc;
+}
+
 /* Opens the transcript and the listening socket.  0, or -1 (said why). */
 static int
 server_open(struct server *srv)
@@ -823,6 +874,8 @@ server_open(struct server *srv)
 	}
 	if (server_control_open(srv) == -1)
 		return -1;
+	if ((gai = server_activated(srv)) != 0)
+		return gai == 1 ? 0 : -1;
 	srv->lfd = net_listen_family(
 	    cfg->host, cfg->port, cfg->family, cfg->backlog, &gai);
 	if (srv->lfd == -1) {
@@ -988,6 +1041,16 @@ server_say_limits(struct server *srv)
 	    server_format_ms(cfg->drain_ms, drain, sizeof(drain)));
 }
 
+/* Tells the service manager (NOTIFY_SOCKET), if there is one. */
+static void
+server_notify(struct server *srv, const char *state)
+{
+	if (service_notify(state) == -1)
+		console_log(srv->console, LOG_WARNING,
+		    "tcpchatd: cannot notify the service manager (%s): %s",
+		    state, strerror(errno));
+}
+
 /* Prints the listening line and starts the console.  0, or -1. */
 static int
 server_start(struct server *srv)
@@ -1022,6 +1085,7 @@ server_start(struct server *srv)
 	    srv->log, 0, "", "listening", srv->name, strlen(srv->name));
 	if (srv->cfg.verbose >= 1)
 		server_say_limits(srv);
+	server_notify(srv, "READY=1");
 	return 0;
 }
 
@@ -1032,6 +1096,7 @@ server_wait(struct server *srv, const sigset_t *waitmask)
 	server_accept_loop(srv, waitmask);
 	close(srv->lfd);
 	srv->lfd = -1;
+	server_notify(srv, "STOPPING=1");
 	console_closing(srv->console);
 	server_shutdown(srv);
 	relay_stop(srv->relay);

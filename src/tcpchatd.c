@@ -11,6 +11,7 @@
 #include "access.h"
 #include "args.h"
 #include "server.h"
+#include "service.h"
 #include "version.h"
 
 #define PROG "tcpchatd"
@@ -394,6 +395,9 @@ main(int argc, char **argv)
 	char err[ARGS_ERR_MAX];
 	int c, status;
 
+	/* Before anything opens a file: 0, 1 and 2 are never left closed. */
+	if (service_sanitise_stdfd() == -1)
+		return 1;
 	server_config_defaults(&o.cfg);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":46l:p:m:qvhV", longopts, NULL)) !=
