@@ -103,25 +103,28 @@ operator_parse_id(struct operator_seat *seat, const char **p, int *said)
 }
 
 /*
- * Shows once what was sent where ("-> #2: text", "-> all (3): text"):
- * a long text by its start and its size.  The console escapes it.
+ * Shows once what was sent where ("-> #2: text", "-> all (3): text"),
+ * escaped as a client's text is: a long text by its start and its size.
  */
 static void
 operator_confirm(
     struct operator_seat *seat, const char *where, const char *text, size_t len)
 {
-	size_t shown = len;
+	char shown[ESCAPE_BOUND(OPERATOR_ECHO_MAX)];
+	size_t cut = len;
 
-	if (len <= OPERATOR_ECHO_MAX) {
-		console_reply(seat->att, "-> %s: %.*s", where, (int)len, text);
-		return;
+	if (len > OPERATOR_ECHO_MAX) {
+		/* Cut at a character's start, not inside one. */
+		cut = OPERATOR_ECHO_MAX;
+		while (cut > 0 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+			cut--;
 	}
-	/* Cut at a character's start, not inside one. */
-	shown = OPERATOR_ECHO_MAX;
-	while (shown > 0 && ((unsigned char)text[shown] & 0xc0) == 0x80)
-		shown--;
-	console_reply(seat->att, "-> %s: %.*s... (%zu bytes)", where,
-	    (int)shown, text, len);
+	escape_render_flags(shown, text, cut, ESCAPE_BACKSLASH);
+	if (cut < len)
+		console_reply(
+		    seat->att, "-> %s: %s... (%zu bytes)", where, shown, len);
+	else
+		console_reply(seat->att, "-> %s: %s", where, shown);
 }
 
 /* The chosen client has gone: said, and nothing goes anywhere till /to. */
@@ -410,8 +413,11 @@ operator_command(struct operator_seat *seat, const char *line)
 		if (operator_bare(seat, "/history", rest))
 			relay_history_show(op->relay, seat->att);
 	} else {
-		console_reply(seat->att, "unknown command %.*s (try /help)",
-		    (int)n, line);
+		char shown[128];
+		escape_render_bounded_flags(
+		    shown, sizeof(shown), line, n, ESCAPE_BACKSLASH);
+		console_reply(
+		    seat->att, "unknown command %s (try /help)", shown);
 	}
 #undef OPERATOR_IS
 }

@@ -302,6 +302,10 @@ START_TEST(test_operator_input_escaped)
 	testutil_chatd_expect_next(&d, "-> #1: bell\\x07 \\u202e rlo");
 	/* The client gets what the operator typed, byte for byte. */
 	client_expect(&c, "bell\x07 \xe2\x80\xae rlo\n");
+	/* A backslash typed is shown as one (\\), never as an escape. */
+	testutil_chatd_type(&d, "/msg 1 typed \\x1b");
+	testutil_chatd_expect_next(&d, "-> #1: typed \\\\x1b");
+	client_expect(&c, "typed \\x1b\n");
 	testutil_chatd_type(&d, "/to 9\x1b");
 	testutil_chatd_expect_next(&d, "usage: /to ID (or /to alone: none)");
 	testutil_clients_done(&d, &c, 1);

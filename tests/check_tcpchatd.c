@@ -245,8 +245,12 @@ START_TEST(test_not_verbose)
 	close(fd);
 	ck_assert(testutil_wait_line(p.out_fd, " disconnected: ", line,
 	    sizeof(line), testutil_wait_ms(5000)));
-	/* The next line is the shutdown's, not a -v total. */
+	/* The next lines are the shutdown's, not a -v total. */
 	kill(p.pid, SIGTERM);
+	ck_assert_int_ge(testutil_read_line(p.out_fd, line, sizeof(line),
+	                     testutil_wait_ms(5000)),
+	    0);
+	ck_assert_str_eq(line, "tcpchatd: shutting down");
 	ck_assert_int_ge(testutil_read_line(p.out_fd, line, sizeof(line),
 	                     testutil_wait_ms(5000)),
 	    0);
