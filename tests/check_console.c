@@ -96,9 +96,7 @@ START_TEST(test_strict_commands)
 	struct testutil_chatd d;
 	struct testutil_client cs[2];
 
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &cs[0], 1, 1);
-	client_join(&d, &cs[1], 2, 2);
+	testutil_clients_start(&d, "chat", NULL, cs, 2);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		testutil_chatd_type(&d, cases[i].typed);
 		testutil_chatd_expect_next(&d, "%s", cases[i].answer);
@@ -120,9 +118,7 @@ START_TEST(test_confirmations)
 
 	ck_assert_ptr_nonnull(line);
 	ck_assert_ptr_nonnull(want);
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &cs[0], 1, 1);
-	client_join(&d, &cs[1], 2, 2);
+	testutil_clients_start(&d, "chat", NULL, cs, 2);
 	testutil_chatd_type(&d, "/msg 2 hello");
 	client_expect(&cs[1], "hello\n");
 	testutil_chatd_expect_next(&d, "-> #2: hello");
@@ -159,9 +155,7 @@ START_TEST(test_room_confirmation)
 	struct testutil_chatd d;
 	struct testutil_client cs[3];
 
-	testutil_chatd_start(&d, "room", NULL);
-	for (int i = 0; i < 3; i++)
-		client_join(&d, &cs[i], i + 1, i + 1);
+	testutil_clients_start(&d, "room", NULL, cs, 3);
 	testutil_expect_str(cs[0].fd,
 	    "tcpchatd: #2 joined (2 online)\n"
 	    "tcpchatd: #3 joined (3 online)\n");
@@ -181,9 +175,7 @@ START_TEST(test_reply_to_last_speaker)
 	struct testutil_chatd d;
 	struct testutil_client cs[3];
 
-	testutil_chatd_start(&d, "chat", NULL);
-	for (int i = 0; i < 3; i++)
-		client_join(&d, &cs[i], i + 1, i + 1);
+	testutil_clients_start(&d, "chat", NULL, cs, 3);
 	testutil_chatd_type(&d, "/r anyone?");
 	testutil_chatd_expect_next(&d, "nobody has spoken yet: nothing sent");
 	testutil_send_str(cs[1].fd, "question from two\n");
@@ -217,9 +209,7 @@ START_TEST(test_chosen_client_kicked)
 	struct testutil_chatd d;
 	struct testutil_client cs[2];
 
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &cs[0], 1, 1);
-	client_join(&d, &cs[1], 2, 2);
+	testutil_clients_start(&d, "chat", NULL, cs, 2);
 	testutil_chatd_type(&d, "/to 2");
 	testutil_chatd_expect_next(&d, "talking to #2 %s", cs[1].addr);
 	testutil_chatd_type(&d, "/kick 2");
@@ -257,8 +247,7 @@ START_TEST(test_overlong_console_line)
 	                             "65536 bytes): ignored, nothing sent";
 
 	ck_assert_ptr_nonnull(buf);
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &c, 1, 1);
+	testutil_clients_start(&d, "chat", NULL, &c, 1);
 	testutil_chatd_type(&d, "/to 1");
 	testutil_chatd_expect_next(&d, "talking to #1 %s", c.addr);
 	/* Two overlong lines and a short one, all in one write. */
@@ -293,8 +282,7 @@ START_TEST(test_operator_input_escaped)
 	struct testutil_chatd d;
 	struct testutil_client c;
 
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &c, 1, 1);
+	testutil_clients_start(&d, "chat", NULL, &c, 1);
 	testutil_chatd_type(&d, "/bogus\x03\x10\x1b[2J");
 	testutil_chatd_expect_next(
 	    &d, "unknown command /bogus\\x03\\x10\\x1b[2J (try /help)");
@@ -320,8 +308,7 @@ START_TEST(test_no_commands_after_quit)
 	struct testutil_client c;
 	char *console, *errors;
 
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &c, 1, 1);
+	testutil_clients_start(&d, "chat", NULL, &c, 1);
 	/* In one write: the lines after /quit are not acted on. */
 	testutil_send_str(d.proc.in_fd, "/quit\n/all late\n/list\n");
 	client_expect(&c, "tcpchatd: server shutting down\n");
@@ -351,8 +338,7 @@ START_TEST(test_piped_console_end_keeps_serving)
 	struct testutil_chatd d;
 	struct testutil_client c;
 
-	testutil_chatd_start(&d, "chat", NULL);
-	client_join(&d, &c, 1, 1);
+	testutil_clients_start(&d, "chat", NULL, &c, 1);
 	testutil_send_str(d.proc.in_fd, "/msg 1 the script's last line");
 	close(d.proc.in_fd);
 	d.proc.in_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);

@@ -1051,6 +1051,15 @@ testutil_client_join(
 }
 
 void
+testutil_clients_start(struct testutil_chatd *d, const char *mode,
+    const char *const extra[], struct testutil_client *cs, int n)
+{
+	testutil_chatd_start(d, mode, extra);
+	for (int i = 0; i < n; i++)
+		testutil_client_join(d, &cs[i], i + 1, i + 1);
+}
+
+void
 testutil_clients_done(
     struct testutil_chatd *d, struct testutil_client *cs, int n)
 {

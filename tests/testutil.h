@@ -354,6 +354,10 @@ struct testutil_client {
 void testutil_client_join(
     struct testutil_chatd *d, struct testutil_client *c, int id, int online);
 
+/* Starts tcpchatd in mode (extra arguments too) and joins #1..#n. */
+void testutil_clients_start(struct testutil_chatd *d, const char *mode,
+    const char *const extra[], struct testutil_client *cs, int n);
+
 /* Closes the n clients (those still open) and stops d (as _chatd_stop). */
 void testutil_clients_done(
     struct testutil_chatd *d, struct testutil_client *cs, int n);
