@@ -1083,7 +1083,14 @@ console_turn(struct console *c)
 	struct console_att *a = c->local;
 	int n = 0, timeout = -1, closing, stopping;
 
-	console_take_flags(c, &closing, &stopping);
+	/*
+	 * Only looked at here: the wake-up pipe is emptied after the poll,
+	 * so a wake-up that comes now still ends it.
+	 */
+	pthread_mutex_lock(&c->lock);
+	closing = c->closing || c->stopping;
+	stopping = c->stopping;
+	pthread_mutex_unlock(&c->lock);
 	pfd[n] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
 	who[n++] = NULL;
 	if (a->reading && a->in_fd >= 0 && c->foreground &&
