@@ -579,10 +579,13 @@ console_report_dropped_locked(struct console *c, struct console_att *a)
 
 /*
  * Writes what a has queued, as far as its output takes it.  1 when all
- * is out, 0 when the output is full, -1 when it failed (a->failed).
+ * is out, 0 when the output is full, -1 when it failed (a->failed); 2,
+ * with upto_closing, before the first line taken once shutdown began
+ * (the lines shutdown prints come after its flag is set, so under the
+ * same lock the flag is seen first).
  */
 static int
-console_flush(struct console_att *a)
+console_flush_upto(struct console_att *a, int upto_closing)
 {
 	struct console *c = a->c;
 
@@ -591,9 +594,12 @@ console_flush(struct console_att *a)
 		if (a->count == 0 && a->dropped > 0)
 			console_report_dropped_locked(c, a);
 		struct console_line *l = a->count > 0 ? a->ring[a->head] : NULL;
+		int closing = c->closing || c->stopping;
 		pthread_mutex_unlock(&c->lock);
 		if (l == NULL)
 			return 1;
+		if (upto_closing && closing && a->off == 0)
+			return 2;
 		if (a->kind == CONSOLE_LOG) {
 			const char *text = l->text;
 			size_t len = l->len - 1;
@@ -626,6 +632,12 @@ console_flush(struct console_att *a)
 	}
 }
 
+static int
+console_flush(struct console_att *a)
+{
+	return console_flush_upto(a, 0);
+}
+
 /* Bytes straight to the terminal (prompt, erase), never waiting. */
 static void
 console_out_raw(struct console_att *a, const char *s)
@@ -640,6 +652,8 @@ console_decorated(const struct console *c)
 	return c->tty && c->foreground && !c->closed && c->local->op != NULL &&
 	    c->local->reading;
 }
+
+static void console_close_local(struct console *c);
 
 /*
  * Writes the terminal's lines: the prompt (and the half-typed line, when
@@ -663,7 +677,13 @@ console_flush_local(struct console *c)
 		console_out_raw(a, CONSOLE_ERASE);
 		c->prompt_shown = 0;
 	}
-	int rc = console_flush(a);
+	int rc = console_flush_upto(a, decorated);
+	if (rc == 2) {
+		/* Shutdown's lines: the prompt goes first, for good. */
+		console_close_local(c);
+		rc = console_flush(a);
+		decorated = 0;
+	}
 	if (rc == -1) {
 		/* Nobody reads standard output any more: stop queuing. */
 		console_set_wants(c, a, 0);
