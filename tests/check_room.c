@@ -840,6 +840,7 @@ START_TEST(test_half_closed_in_chat)
 	peer_expect(&p, FINISH_NOTICE);
 	/* The operator can still answer. */
 	testutil_chatd_type(&d, "an answer");
+	testutil_chatd_expect_next(&d, "-> #1: an answer");
 	peer_expect(&p, "an answer\n");
 	testutil_chatd_type(&d, "/kick 1");
 	peer_expect(&p, "tcpchatd: disconnected by the operator\n");
@@ -1158,6 +1159,7 @@ START_TEST(test_operator_takes_names)
 	testutil_chatd_type(&d, "/to alice");
 	testutil_chatd_expect(&d, "talking to #1 %s", ps[0].addr);
 	testutil_chatd_type(&d, "chosen by name");
+	testutil_chatd_expect_next(&d, "-> #1: chosen by name");
 	peer_expect(&ps[0], "chosen by name\n");
 	testutil_chatd_type(&d, "/msg bob nobody");
 	testutil_chatd_expect_next(&d, "no such client bob");

@@ -493,6 +493,7 @@ START_TEST(test_single_client_seed_style)
 	 * newline, as its own message came (the seed prints it as is).
 	 */
 	testutil_chatd_type(&d, "Hello, client");
+	testutil_chatd_expect_next(&d, "-> #1: Hello, client");
 	client_expect(&c, "Hello, client");
 	ck_assert(testutil_nothing_arrives(c.fd, 100));
 	/* Once it sends a line, it gets lines. */

@@ -160,6 +160,7 @@ START_TEST(test_no_console_events_only)
 
 	testutil_chatd_start(&d, "room", extra);
 	int a = testutil_connect(d.port);
+	(void)testutil_expect_welcome(a, 1);
 	testutil_send_str(a, "private words\n");
 	int refused = testutil_connect(d.port);
 	testutil_expect_str(refused, "tcpchatd: server full (1 clients)\n");

@@ -1055,8 +1055,12 @@ testutil_clients_start(struct testutil_chatd *d, const char *mode,
     const char *const extra[], struct testutil_client *cs, int n)
 {
 	testutil_chatd_start(d, mode, extra);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		testutil_client_join(d, &cs[i], i + 1, i + 1);
+		/* A room greets each joiner first: taken here. */
+		if (strcmp(mode, "room") == 0)
+			(void)testutil_expect_welcome(cs[i].fd, i + 1);
+	}
 }
 
 void

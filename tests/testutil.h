@@ -354,7 +354,8 @@ struct testutil_client {
 void testutil_client_join(
     struct testutil_chatd *d, struct testutil_client *c, int id, int online);
 
-/* Starts tcpchatd in mode (extra arguments too) and joins #1..#n. */
+/* Starts tcpchatd in mode (extra arguments too) and joins #1..#n (in a
+ * room, each one's welcome read). */
 void testutil_clients_start(struct testutil_chatd *d, const char *mode,
     const char *const extra[], struct testutil_client *cs, int n);
 
