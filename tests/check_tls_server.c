@@ -423,6 +423,94 @@ START_TEST(test_bad_files_at_start)
 }
 END_TEST
 
+/* Copies the certificate and key named from into live.pem and live.key. */
+static void
+live_pair(const char *dir, const char *from)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd),
+	    "cp '%s/%s.pem' '%s/live.pem.new' && mv '%s/live.pem.new' "
+	    "'%s/live.pem' && cp '%s/%s.key' '%s/live.key.new' && "
+	    "mv '%s/live.key.new' '%s/live.key'",
+	    certdir, from, dir, dir, dir, certdir, from, dir, dir, dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* A client for name (verified against the test CA): 1 if it handshook. */
+static int
+tclient_try(struct tclient *c, int port, const char *name)
+{
+	char err[TLS_ERR_MAX];
+	struct tls_client_options o = {cert("ca.pem"), name, 0, NULL, NULL};
+	struct tls_context *ctx = tls_client_new(&o, err, sizeof(err));
+	int fd = testutil_connect(port);
+
+	ck_assert_msg(ctx != NULL, "%s", err);
+	memset(c, 0, sizeof(*c));
+	ck_assert_int_eq(tls_transport(&c->t, fd, ctx, err, sizeof(err)), 0);
+	tls_context_unref(ctx);
+	uint64_t deadline = clock_now_ms() + testutil_wait_ms(5000);
+	do {
+		c->state =
+		    tls_handshake(&c->t, &c->events, c->err, sizeof(c->err));
+		struct pollfd pfd = {fd, c->events, 0};
+		if (c->state == TLS_AGAIN)
+			poll(&pfd, 1, 50);
+	} while (c->state == TLS_AGAIN && clock_now_ms() < deadline);
+	return c->state == TLS_DONE;
+}
+
+/*
+ * SIGHUP loads the certificate and key again for new connections: those
+ * made before keep theirs, and a bad new pair is reported and the old
+ * one kept.
+ */
+START_TEST(test_sighup_reloads_the_certificate)
+{
+	char dir[] = "/tmp/check_tls_reload.XXXXXX", crt[64], key[64];
+	struct testutil_chatd d;
+	struct tclient before, after, kept;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(crt, sizeof(crt), "%s/live.pem", dir);
+	snprintf(key, sizeof(key), "%s/live.key", dir);
+	live_pair(dir, "server");
+	const char *extra[] = {"--tls-cert", crt, "--tls-key", key, NULL};
+	testutil_chatd_start(&d, "echo", extra);
+	ck_assert_msg(
+	    tclient_try(&before, d.port, "localhost"), "%s", before.err);
+	/* A certificate for other.example from now on. */
+	live_pair(dir, "wrongname");
+	kill(d.proc.pid, SIGHUP);
+	testutil_chatd_expect(&d,
+	    "tcpchatd: TLS certificate %s reloaded for new connections", crt);
+	ck_assert_msg(
+	    tclient_try(&after, d.port, "other.example"), "%s", after.err);
+	tclient_send(&after, "new pair\n");
+	tclient_expect(&after, "new pair");
+	/* The connection made before still works, on the old one. */
+	tclient_send(&before, "old pair\n");
+	tclient_expect(&before, "old pair");
+	/* A bad pair: reported, and the last good one kept. */
+	ck_assert_int_eq(truncate(key, 0), 0);
+	kill(d.proc.pid, SIGHUP);
+	testutil_chatd_expect_sub(&d,
+	    "tcpchatd: TLS certificate not reloaded, keeping the old one: ");
+	ck_assert_msg(
+	    tclient_try(&kept, d.port, "other.example"), "%s", kept.err);
+	tclient_send(&kept, "kept\n");
+	tclient_expect(&kept, "kept");
+	transport_close(&before.t);
+	transport_close(&after.t);
+	transport_close(&kept.t);
+	testutil_chatd_stop(&d);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+END_TEST
+
 static Suite *
 tls_server_suite(void)
 {
@@ -434,6 +522,7 @@ tls_server_suite(void)
 	tcase_add_test(tc, test_ncat_ssl_echo);
 	tcase_add_test(tc, test_client_certificate_required);
 	tcase_add_test(tc, test_bad_files_at_start);
+	tcase_add_test(tc, test_sighup_reloads_the_certificate);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
