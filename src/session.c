@@ -1273,7 +1273,10 @@ session_transport_name(struct session *s)
 }
 
 /*
- * One finished thread, on its own stack: valid until it is joined.
+ * One finished thread, queued to be joined.  Allocated when the thread
+ * is started and freed by whoever joins it: never on the thread's own
+ * stack, whose frames are dead once the thread function returns (the
+ * thread's exit, and ASan's fake stacks, reuse them before the join).
  */
 struct session_ended {
 	pthread_t thread;
@@ -1285,10 +1288,9 @@ static void
 session_join_all(struct session_totals *totals, struct session_ended *e)
 {
 	while (e != NULL) {
-		/* Read before the join: the node goes with the stack. */
 		struct session_ended *next = e->next;
-		pthread_t thread = e->thread;
-		pthread_join(thread, NULL);
+		pthread_join(e->thread, NULL);
+		free(e);
 		atomic_fetch_sub(&totals->threads, 1);
 		e = next;
 	}
@@ -1338,6 +1340,7 @@ session_thread(void *arg)
 	s->cb->closed(s->ctx, s, reason, undelivered, lost);
 	session_free_msgs(undelivered);
 	int joinable = s->joinable;
+	struct session_ended *me = s->ended;
 	session_unref(s);
 	if (!joinable) {
 		/* The last touch of shared state: the server may go after. */
@@ -1348,10 +1351,10 @@ session_thread(void *arg)
 	 * Still counted until joined: queued to be joined (by the next
 	 * thread to end, or the owner), it joins those that ended before.
 	 */
-	struct session_ended me = {pthread_self(), NULL};
+	me->thread = pthread_self();
 	struct session_ended *before = atomic_exchange(&totals->ended, NULL);
-	me.next = atomic_load(&totals->ended);
-	while (!atomic_compare_exchange_weak(&totals->ended, &me.next, &me))
+	me->next = atomic_load(&totals->ended);
+	while (!atomic_compare_exchange_weak(&totals->ended, &me->next, me))
 		;
 	/* Joinable at once; whoever joins it waits for these too. */
 	session_join_all(totals, before);
@@ -1369,9 +1372,15 @@ session_start(struct session *s, const pthread_attr_t *attr)
 	int detached = PTHREAD_CREATE_DETACHED;
 	pthread_attr_getdetachstate(attr, &detached);
 	s->joinable = detached == PTHREAD_CREATE_JOINABLE;
+	s->ended = NULL;
+	if (s->joinable && (s->ended = calloc(1, sizeof(*s->ended))) == NULL)
+		return ENOMEM;
 	atomic_fetch_add(&totals->threads, 1);
 	int rc = pthread_create(&thread, attr, session_thread, s);
-	if (rc != 0)
+	if (rc != 0) {
 		atomic_fetch_sub(&totals->threads, 1);
+		free(s->ended);
+		s->ended = NULL;
+	}
 	return rc;
 }

@@ -169,6 +169,8 @@ struct session {
 	int reply_error; /* errno of a failed session_reply, or 0 */
 	int reply_queued; /* session_reply queued a rest since last look */
 	int joinable; /* its thread is to be joined (session_reap) */
+	/* joinable: the node it is queued by once finished (malloc'd) */
+	struct session_ended *ended;
 	/* The message being handed on ended with no newline. */
 	int unterminated;
 	atomic_int refs;
