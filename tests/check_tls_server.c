@@ -52,8 +52,11 @@ certs_setup(void)
 static void
 tls_chatd(struct testutil_chatd *d, const char *mode, const char *more)
 {
+	/* 2 s, stretched as every wait is (a sanitizer's slow handshakes). */
+	static char timeout[32];
+	snprintf(timeout, sizeof(timeout), "%dms", testutil_wait_ms(2000));
 	const char *extra[12] = {"--tls-cert", cert("server.pem"), "--tls-key",
-	    cert("server.key"), "--handshake-timeout", "2", NULL};
+	    cert("server.key"), "--handshake-timeout", timeout, NULL};
 	int n = 6;
 
 	if (more != NULL) {
@@ -353,7 +356,7 @@ START_TEST(test_stalled_handshakes_hold_up_nobody)
 	printf("%d clients served in %llu ms beside %d stalled handshakes\n",
 	    GOOD, (unsigned long long)took, STALLED);
 	ck_assert_uint_lt(took, (uint64_t)testutil_wait_ms(3000));
-	/* --handshake-timeout 2: the stalled ones are closed. */
+	/* --handshake-timeout (2 s, stretched): the stalled ones are closed. */
 	for (int i = 0; i < STALLED; i++) {
 		ck_assert_int_eq(
 		    testutil_wait_eof(stalled[i], testutil_wait_ms(6000)), 1);
