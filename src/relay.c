@@ -1053,9 +1053,11 @@ relay_flood_check(struct relay *r, struct session *s, struct relay_client *c,
 		    s->id, relay_label(s, label, sizeof(label)),
 		    r->cfg.max_rate, excerpt);
 		relay_replyf(r, s, "tcpchatd: slow down");
+		session_pause_input(s, RELAY_FLOOD_PAUSE_MS);
 		return 0;
 	case FLOOD_HELD:
 		c->held_unreported++;
+		session_pause_input(s, RELAY_FLOOD_PAUSE_MS);
 		return 0;
 	case FLOOD_DROP:
 		c->held_unreported++;

@@ -48,6 +48,13 @@ struct relay_config {
 
 /* A client over --max-rate for this long is dropped as flooding. */
 #define RELAY_FLOOD_DROP_MS 10000
+/*
+ * A client over the rate is not read for this long after each line held
+ * back: TCP holds the rest of its flood back, so a flooder costs the
+ * others neither CPU nor latency (what it sent meanwhile is read, and
+ * not relayed, when the pause ends).
+ */
+#define RELAY_FLOOD_PAUSE_MS 1000
 
 struct relay;
 

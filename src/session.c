@@ -852,6 +852,19 @@ session_flush(struct session *s, struct session_reader *r, int force)
 	return session_deliver(s, msg, len, 1);
 }
 
+void
+session_pause_input(struct session *s, unsigned ms)
+{
+	s->paused_until = clock_now_ms() + ms;
+}
+
+/* Whether reading is paused now (session_pause_input). */
+static int
+session_paused(const struct session *s)
+{
+	return s->paused_until != 0 && clock_now_ms() < s->paused_until;
+}
+
 /* The nearest of: a pause to flush, the idle timeout, the line's end. */
 static uint64_t
 session_next_deadline(const struct session *s, const struct session_reader *r)
@@ -872,6 +885,9 @@ session_next_deadline(const struct session *s, const struct session_reader *r)
 		deadline = r->probe_end;
 	if (r->tail_left > 0 && r->tail_at < deadline)
 		deadline = r->tail_at;
+	/* Paused, the input's own deadlines wait for the pause's end. */
+	if (session_paused(s))
+		deadline = s->paused_until;
 	return deadline;
 }
 
@@ -1125,18 +1141,30 @@ session_turn(struct session *s, struct session_reader *r, int has_out,
 	/* Done sending: a reset or an error is all there is to hear. */
 	if (r->input_ended)
 		events &= (short)~POLLIN;
-	int rc = transport_pending(&s->transport) > 0 && !r->input_ended
+	int paused = session_paused(s);
+	if (paused)
+		events &= (short)~POLLIN;
+	else if (s->paused_until != 0) {
+		/* The pause is over: its time counts as no silence. */
+		s->paused_until = 0;
+		r->last_rx = clock_now_ms();
+	}
+	int rc =
+	    transport_pending(&s->transport) > 0 && !r->input_ended && !paused
 	    ? POLLIN
 	    : session_wait(s, events, session_next_deadline(s, r), waitmask);
 	if (rc == -1)
 		return errno == EINTR ? NULL : "poll failed";
 	if (rc == 0)
-		return session_on_timeout(s, r);
+		/* A pause's end is no deadline of the input's. */
+		return paused ? NULL : session_on_timeout(s, r);
 	if ((rc & (POLLOUT | POLLERR | POLLHUP)) && has_out &&
 	    session_write_queued(s) == -1)
 		return session_error_reason(errno);
 	if (r->input_ended)
 		return rc & (POLLERR | POLLHUP) ? "closed" : NULL;
+	if (paused)
+		return rc & POLLERR ? "closed" : NULL;
 	/* Unframed, reading waits until what is queued has gone. */
 	if (!(rc & (POLLIN | POLLERR | POLLHUP)) || (!r->framed && has_out))
 		return NULL;

@@ -173,6 +173,8 @@ struct session {
 	struct session_ended *ended;
 	/* The message being handed on ended with no newline. */
 	int unterminated;
+	/* session_pause_input: no reading before this (own thread only) */
+	uint64_t paused_until;
 	atomic_int refs;
 
 	/*
@@ -281,6 +283,15 @@ size_t session_queued(struct session *s);
  * then the session ends with that error once the callback returns.
  */
 int session_reply(struct session *s, const char *data, size_t len);
+
+/*
+ * From the session's own thread (a message callback): reads nothing
+ * more for ms milliseconds (a framed session; what was read already is
+ * still handed on), so that a client sending faster than it may is held
+ * back by TCP instead of costing a thread that reads to discard.
+ * Writes and the wake-up go on meanwhile.
+ */
+void session_pause_input(struct session *s, unsigned ms);
 
 /*
  * Asks the session to end: the optional notice is queued (even past the
