@@ -27,6 +27,7 @@
 #include "testutil.h"
 
 #define REC_MAX_MSGS 256
+#define SESSION_TEST_PAUSE_MS 300
 #define REC_MSG_MAX 512
 
 /* What a session told its callbacks. */
@@ -102,6 +103,9 @@ rec_message(void *ctx, struct session *s, const char *msg, size_t len)
 	}
 	pthread_cond_broadcast(&r->changed);
 	pthread_mutex_unlock(&r->lock);
+	/* "pause": nothing more is read for SESSION_TEST_PAUSE_MS. */
+	if (len == 5 && memcmp(msg, "pause", 5) == 0)
+		session_pause_input(s, SESSION_TEST_PAUSE_MS);
 	return len == 4 && memcmp(msg, "stop", 4) == 0 ? "asked to stop" : NULL;
 }
 
@@ -819,6 +823,39 @@ START_TEST(test_how_each_message_ended)
 }
 END_TEST
 
+/*
+ * session_pause_input: what was read already is handed on at once, then
+ * nothing is read until the pause is over; a line that arrived in two
+ * pieces meanwhile is still one message, and writes go on.
+ */
+START_TEST(test_pause_input)
+{
+	struct harness h = {0};
+
+	harness_limits(&h);
+	harness_start(&h, &framed_cb);
+	ck_assert(harness_wait(&h, rec_is_opened, 0, 5000));
+	uint64_t t0 = clock_now_ms();
+	testutil_send_str(h.peer, "pause\nsame read\n");
+	expect_msg(&h, 0, "pause");
+	expect_msg(&h, 1, "same read");
+	testutil_send_str(h.peer, "ha");
+	poll(NULL, 0, 100); /* longer than flush_ms: a pause in the line */
+	testutil_send_str(h.peer, "lf\n");
+	/* Writes are not paused. */
+	ck_assert_int_eq(session_send(h.s, "out\n", 4), SESSION_SENT);
+	testutil_expect_str(h.peer, "out\n");
+	expect_msg(&h, 2, "half");
+	uint64_t took = clock_now_ms() - t0;
+	ck_assert_msg(took >= SESSION_TEST_PAUSE_MS - 20,
+	    "read again after %llu ms", (unsigned long long)took);
+	ck_assert_int_eq(h.rec.nmsgs, 3);
+	testutil_send_str(h.peer, "stop\n");
+	harness_expect_end(&h, "asked to stop");
+	harness_finish(&h);
+}
+END_TEST
+
 static Suite *
 session_suite(void)
 {
@@ -864,6 +901,7 @@ session_suite(void)
 	tcase_add_test(tc, test_telnet_filtered_before_framing);
 	tcase_add_test(tc, test_echo_stays_byte_exact);
 	tcase_add_test(tc, test_how_each_message_ended);
+	tcase_add_test(tc, test_pause_input);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
