@@ -257,6 +257,20 @@ lineedit_set_prompt(const char *prompt)
 	snprintf(lineedit.prompt, sizeof(lineedit.prompt), "%s", prompt);
 }
 
+/* The editor is off: what it held is let go. */
+static void
+lineedit_forget(void)
+{
+	lineedit.active = 0;
+	lineedit.hidden = 0;
+#ifndef HAVE_LIBEDIT
+	free(lineedit.saved);
+	lineedit.saved = NULL;
+#endif
+	free(lineedit.line);
+	lineedit.line = NULL;
+}
+
 void
 lineedit_stop(void)
 {
@@ -268,15 +282,9 @@ lineedit_stop(void)
 	/* readline's own output first, then the erase after it. */
 	fflush(rl_outstream);
 	(void)io_write_full(STDOUT_FILENO, LINEEDIT_ERASE, 4);
-	lineedit.active = 0;
-	lineedit.hidden = 0;
-#ifndef HAVE_LIBEDIT
-	free(lineedit.saved);
-	lineedit.saved = NULL;
-#endif
-	free(lineedit.line);
-	lineedit.line = NULL;
+	lineedit_forget();
 }
+
 void
 lineedit_abandon(void)
 {
@@ -287,14 +295,7 @@ lineedit_abandon(void)
 	rl_deprep_term_function = NULL;
 	rl_callback_handler_remove();
 	rl_deprep_term_function = deprep;
-	lineedit.active = 0;
-	lineedit.hidden = 0;
-#ifndef HAVE_LIBEDIT
-	free(lineedit.saved);
-	lineedit.saved = NULL;
-#endif
-	free(lineedit.line);
-	lineedit.line = NULL;
+	lineedit_forget();
 }
 #else
 #if defined(HAVE_LIBEDIT)
