@@ -985,53 +985,23 @@ bench_probe(const struct bench_options *o, struct bench_shared *sh,
     struct bench_result *r, const struct bench_hooks *hooks, char *why,
     size_t whylen)
 {
-	struct addrinfo hints, *res0, *res;
 	char numeric[NI_MAXHOST];
-	int gai, fd = -1, save_errno = EADDRNOTAVAIL;
-	uint64_t began;
+	int gai, fd, save_errno;
+	uint64_t began = clock_now_ns();
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = o->family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = AI_NUMERICSERV;
-	gai = getaddrinfo(o->host, o->port, &hints, &res0);
-	if (gai != 0) {
-		if (o->family != AF_UNSPEC &&
-		    (gai == EAI_NONAME || gai == EAI_ADDRFAMILY ||
-		        gai == EAI_FAMILY || gai == EAI_NODATA))
-			snprintf(why, whylen,
-			    "cannot connect to %s port %s: "
-			    "no %s address",
-			    o->host, o->port, bench_family_name(o->family));
-		else
-			snprintf(why, whylen,
-			    "cannot connect to %s port %s: %s", o->host,
-			    o->port, net_strerror(gai, 0));
+	fd = net_connect_family(
+	    o->host, o->port, o->family, (int)(o->timeout * 1000), &gai);
+	if (fd == -1 && gai != 0 && o->family != AF_UNSPEC &&
+	    (gai == EAI_NONAME || gai == EAI_ADDRFAMILY || gai == EAI_FAMILY ||
+	        gai == EAI_NODATA)) {
+		snprintf(why, whylen,
+		    "cannot connect to %s port %s: no %s address", o->host,
+		    o->port, bench_family_name(o->family));
 		return -1;
 	}
-	for (res = res0; res != NULL && fd == -1; res = res->ai_next) {
-		if (getnameinfo(res->ai_addr, res->ai_addrlen, numeric,
-		        sizeof(numeric), NULL, 0, NI_NUMERICHOST) != 0)
-			continue;
-		began = clock_now_ns();
-		fd = net_connect(
-		    numeric, o->port, (int)(o->timeout * 1000), &gai);
-		if (fd == -1) {
-			save_errno = errno;
-			bench_note(hooks, "%s port %s (%s): %s", numeric,
-			    o->port, bench_family_name(res->ai_family),
-			    net_strerror(gai, save_errno));
-			continue;
-		}
-		bench_note(hooks, "%s port %s (%s): connected in %.3f ms",
-		    numeric, o->port, bench_family_name(res->ai_family),
-		    (double)(clock_now_ns() - began) / 1e6);
-	}
-	freeaddrinfo(res0);
 	if (fd == -1) {
 		snprintf(why, whylen, "cannot connect to %s port %s: %s",
-		    o->host, o->port, strerror(save_errno));
+		    o->host, o->port, net_strerror(gai, errno));
 		return -1;
 	}
 	sh->addrlen = sizeof(sh->addr);
@@ -1045,6 +1015,12 @@ bench_probe(const struct bench_options *o, struct bench_shared *sh,
 		return -1;
 	}
 	r->family = sh->addr.ss_family;
+	if (getnameinfo((struct sockaddr *)&sh->addr, sh->addrlen, numeric,
+	        sizeof(numeric), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(numeric, sizeof(numeric), "%s", r->target);
+	bench_note(hooks, "%s port %s (%s): connected in %.3f ms", numeric,
+	    o->port, bench_family_name(r->family),
+	    (double)(clock_now_ns() - began) / 1e6);
 	close(fd);
 	return 0;
 }

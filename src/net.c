@@ -17,13 +17,13 @@
 
 /* Resolves host:port for a stream socket.  0, or the getaddrinfo code. */
 static int
-net_resolve(
-    const char *host, const char *port, int passive, struct addrinfo **res)
+net_resolve(const char *host, const char *port, int family, int passive,
+    struct addrinfo **res)
 {
 	struct addrinfo hints;
 
 	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
+	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_protocol = IPPROTO_TCP;
 	hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
@@ -88,7 +88,7 @@ net_listen_family(
 
 	if (gai_error != NULL)
 		*gai_error = 0;
-	if ((rc = net_resolve(host, port, 1, &res0)) != 0) {
+	if ((rc = net_resolve(host, port, AF_UNSPEC, 1, &res0)) != 0) {
 		if (gai_error != NULL)
 			*gai_error = rc;
 		errno = 0;
@@ -169,13 +169,20 @@ fail:
 int
 net_connect(const char *host, const char *port, int timeout_ms, int *gai_error)
 {
+	return net_connect_family(host, port, AF_UNSPEC, timeout_ms, gai_error);
+}
+
+int
+net_connect_family(const char *host, const char *port, int family,
+    int timeout_ms, int *gai_error)
+{
 	struct addrinfo *res0, *res;
 	uint64_t deadline;
 	int fd = -1, rc, save_errno = ECONNREFUSED;
 
 	if (gai_error != NULL)
 		*gai_error = 0;
-	if ((rc = net_resolve(host, port, 0, &res0)) != 0) {
+	if ((rc = net_resolve(host, port, family, 0, &res0)) != 0) {
 		if (gai_error != NULL)
 			*gai_error = rc;
 		errno = 0;

@@ -37,6 +37,15 @@ int net_listen_family(const char *host, const char *port, int family,
 int net_connect(
     const char *host, const char *port, int timeout_ms, int *gai_error);
 
+/*
+ * As net_connect, to the addresses of one family only: AF_INET (-4),
+ * AF_INET6 (-6) or AF_UNSPEC (any, as net_connect).  A host with no
+ * address of that family is a lookup error (*gai_error set, as
+ * getaddrinfo says it: EAI_ADDRFAMILY, EAI_NONAME or EAI_NODATA).
+ */
+int net_connect_family(const char *host, const char *port, int family,
+    int timeout_ms, int *gai_error);
+
 /* Text for an error from the functions above. */
 const char *net_strerror(int gai_error, int saved_errno);
 
