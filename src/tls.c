@@ -51,6 +51,10 @@ struct tls_context {
 struct tls_conn {
 	SSL *ssl;
 	struct tls_context *ctx;
+	/* What the last stalled recv and send wait for (0: as usual). */
+	short want_recv, want_send;
+	/* Why the last recv or send failed with EPROTO, or "". */
+	char error[TLS_ERR_MAX];
 };
 
 int
@@ -234,11 +238,16 @@ tls_context_unref(struct tls_context *c)
 static ssize_t
 tls_result(struct tls_conn *c, int rc, int reading)
 {
+	short *want = reading ? &c->want_recv : &c->want_send;
+	int e;
+
+	*want = 0;
 	if (rc > 0)
 		return rc;
-	switch (SSL_get_error(c->ssl, rc)) {
+	switch ((e = SSL_get_error(c->ssl, rc))) {
 	case SSL_ERROR_WANT_READ:
 	case SSL_ERROR_WANT_WRITE:
+		*want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		if (reading) {
 			errno = EAGAIN;
 			return -1;
@@ -259,10 +268,20 @@ tls_result(struct tls_conn *c, int rc, int reading)
 			errno = EPIPE;
 		return -1;
 	default:
-		ERR_clear_error();
+		/* An alert from the peer, or a record that does not decrypt. */
+		tls_reason(c->error, sizeof(c->error));
 		errno = EPROTO;
 		return -1;
 	}
+}
+
+static short
+tls_wants(struct transport *t, int sending)
+{
+	struct tls_conn *c = t->impl;
+	short want = sending ? c->want_send : c->want_recv;
+
+	return want != 0 ? want : sending ? POLLOUT : POLLIN;
 }
 
 static ssize_t
@@ -326,6 +345,7 @@ static const struct transport_ops tls_ops = {
     .sendv = NULL,
     .pending = tls_pending,
     .handshake = tls_handshake,
+    .wants = tls_wants,
     .describe = tls_version,
     .shutdown = tls_shutdown,
     .close = tls_close,
@@ -389,6 +409,17 @@ fail:
 	return -1;
 }
 
+/* Whether a verification failure means: nobody we trust signed it. */
+static int
+tls_unknown_issuer(long v)
+{
+	return v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT ||
+	    v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
+	    v == X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE ||
+	    v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT ||
+	    v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN;
+}
+
 int
 tls_handshake(struct transport *t, short *events, char *err, size_t errsz)
 {
@@ -411,12 +442,19 @@ tls_handshake(struct transport *t, short *events, char *err, size_t errsz)
 		tls_fail(err, errsz, "%s",
 		    errno != 0 ? strerror(errno) : "connection closed");
 		return TLS_FAILED;
+	case SSL_ERROR_ZERO_RETURN:
+		/* The end of the stream (unexpected EOF is ignored). */
+		ERR_clear_error();
+		tls_fail(err, errsz, "connection closed");
+		return TLS_FAILED;
 	default: {
 		long v = SSL_get_verify_result(c->ssl);
 		if (v != X509_V_OK) {
 			ERR_clear_error();
-			tls_fail(
-			    err, errsz, "%s", X509_verify_cert_error_string(v));
+			tls_fail(err, errsz, "%s%s%s",
+			    tls_unknown_issuer(v) ? "unknown issuer (" : "",
+			    X509_verify_cert_error_string(v),
+			    tls_unknown_issuer(v) ? ")" : "");
 		} else {
 			tls_fail(
 			    err, errsz, "%s", tls_reason(why, sizeof(why)));
@@ -434,6 +472,14 @@ tls_version(struct transport *t)
 	return t->ops == &tls_ops && SSL_is_init_finished(c->ssl)
 	    ? SSL_get_version(c->ssl)
 	    : "";
+}
+
+const char *
+tls_error(struct transport *t)
+{
+	struct tls_conn *c = t->impl;
+
+	return t->ops == &tls_ops ? c->error : "";
 }
 
 #else /* no TLS in this build */
@@ -486,6 +532,12 @@ tls_handshake(struct transport *t, short *events, char *err, size_t errsz)
 
 const char *
 tls_version(struct transport *t)
+{
+	return "";
+}
+
+const char *
+tls_error(struct transport *t)
 {
 	return "";
 }

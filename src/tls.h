@@ -80,4 +80,11 @@ int tls_handshake(struct transport *t, short *events, char *err, size_t errsz);
 /* The negotiated protocol ("TLSv1.3"), or "" before the handshake. */
 const char *tls_version(struct transport *t);
 
+/*
+ * Why the last recv or send on a TLS transport failed with EPROTO (an
+ * alert from the peer, say "tlsv13 alert certificate required"), or ""
+ * (also for any other transport).
+ */
+const char *tls_error(struct transport *t);
+
 #endif

@@ -7,6 +7,7 @@
 #ifndef TCPCHAT_TRANSPORT_H
 #define TCPCHAT_TRANSPORT_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -48,6 +49,13 @@ struct transport_ops {
 	 */
 	int (*handshake)(
 	    struct transport *t, short *events, char *err, size_t errsz);
+	/*
+	 * The events on fd that the last recv (sending 0) or send
+	 * (sending 1) that made no progress waits for: TLS may have to
+	 * write to read, or read to write.  NULL: POLLIN for recv,
+	 * POLLOUT for send.
+	 */
+	short (*wants)(struct transport *t, int sending);
 	/* What carries the bytes, e.g. "TLSv1.3"; NULL: plain TCP. */
 	const char *(*describe)(struct transport *t);
 	/* Ends the sending side (FIN, or close_notify then FIN). */
@@ -97,6 +105,15 @@ static inline size_t
 transport_pending(struct transport *t)
 {
 	return t->ops->pending != NULL ? t->ops->pending(t) : 0;
+}
+
+/* What the last recv or send that made no progress waits for on fd. */
+static inline short
+transport_wants(struct transport *t, int sending)
+{
+	if (t->ops->wants != NULL)
+		return t->ops->wants(t, sending);
+	return sending ? POLLOUT : POLLIN;
 }
 
 static inline int
