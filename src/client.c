@@ -29,6 +29,8 @@
 #include "io.h"
 #include "lineedit.h"
 #include "net.h"
+#include "tls.h"
+#include "transport.h"
 
 /*
  * Longest run of text held back for the terminal: a line without a
@@ -58,7 +60,9 @@
 
 struct client {
 	const struct client_options *opts;
-	int in_fd, out_fd, err_fd, sock;
+	int in_fd, out_fd, err_fd;
+	struct transport t; /* the server: plain, TLS or the control socket */
+	struct tls_context *tls; /* --tls: made before connecting, or NULL */
 	int control; /* attached to a control socket: lines, no dialect */
 	char peer[CLIENT_PEER_MAX]; /* host:port or the path, for messages */
 	int status; /* what client_run returns */
@@ -631,7 +635,7 @@ client_receive(struct client *c)
 	/* A one-shot reply is at most max_line: one byte more says so. */
 	if (one_shot && c->opts->max_line + 1 - c->rx_total < room)
 		room = (size_t)(c->opts->max_line + 1 - c->rx_total);
-	n = io_read_some(c->sock, buf, room);
+	n = transport_recv(&c->t, buf, room);
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
 		return;
 	if (n == -1 && (errno == ECONNRESET || errno == EPIPE) &&
@@ -642,6 +646,10 @@ client_receive(struct client *c)
 	}
 	if (n == -1 && errno == ECONNRESET) {
 		client_fail(c, "%s: connection reset by peer", c->peer);
+		return;
+	}
+	if (n == -1 && errno == EPROTO && tls_error(&c->t)[0] != '\0') {
+		client_fail(c, "%s: TLS: %s", c->peer, tls_error(&c->t));
 		return;
 	}
 	if (n == -1) {
@@ -706,8 +714,8 @@ static void
 client_send_queued(struct client *c)
 {
 	while (c->out_off < c->out_len) {
-		ssize_t n = io_send_some(
-		    c->sock, c->out_buf + c->out_off, c->out_len - c->out_off);
+		ssize_t n = transport_send(
+		    &c->t, c->out_buf + c->out_off, c->out_len - c->out_off);
 		if (n > 0) {
 			c->out_off += (size_t)n;
 			c->tx_total += (uint64_t)n;
@@ -1056,7 +1064,7 @@ client_maybe_shutdown(struct client *c)
 		return;
 	if (!c->quit && !(c->in_eof && c->in_len == 0))
 		return;
-	shutdown(c->sock, SHUT_WR);
+	(void)transport_shutdown(&c->t);
 	c->shut_wr = 1;
 	client_verbose(c, 1,
 	    "end of input after %" PRIu64 " bytes: half-closed", c->tx_total);
@@ -1093,46 +1101,6 @@ client_format_peer(struct client *c)
 		snprintf(c->peer, sizeof(c->peer), "%s:%s", host, port);
 }
 
-/*
- * Connects as net_connect does, to the addresses of one family only (-4
- * or -6), each by its numeric form.  A socket, or -1 as net_connect.
- */
-static int
-client_connect_family(const struct client_options *o, int timeout_ms, int *gai)
-{
-	struct addrinfo hints, *res0, *res;
-	char numeric[NI_MAXHOST];
-	uint64_t deadline =
-	    clock_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
-	int fd = -1, save_errno = ECONNREFUSED;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = o->family;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((*gai = getaddrinfo(o->host, o->port, &hints, &res0)) != 0) {
-		if (*gai != EAI_SYSTEM)
-			errno = 0;
-		return -1;
-	}
-	for (res = res0; res != NULL && fd == -1; res = res->ai_next) {
-		int left = timeout_ms < 0 ? -1 : clock_ms_until(deadline);
-		if (timeout_ms >= 0 && left == 0) {
-			save_errno = ETIMEDOUT;
-			break;
-		}
-		if (getnameinfo(res->ai_addr, res->ai_addrlen, numeric,
-		        sizeof(numeric), NULL, 0, NI_NUMERICHOST) != 0)
-			continue;
-		if ((fd = net_connect(numeric, o->port, left, gai)) == -1)
-			save_errno = errno;
-	}
-	freeaddrinfo(res0);
-	if (fd == -1)
-		errno = save_errno;
-	return fd;
-}
-
 /* Connects to the control socket.  The socket, or -1 with errno set. */
 static int
 client_connect_control(const char *path)
@@ -1160,28 +1128,140 @@ client_connect_control(const char *path)
 	return fd;
 }
 
+/*
+ * The name the server's certificate must carry: --tls-servername, else
+ * HOST (an IPv6 literal without its brackets) into buf.
+ */
+static const char *
+client_tls_name(const struct client_options *o, char *buf, size_t size)
+{
+	const char *host = o->host;
+	size_t len = strlen(host);
+
+	if (o->tls_options.servername != NULL)
+		return o->tls_options.servername;
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']')
+		snprintf(buf, size, "%.*s", (int)(len - 2), host + 1);
+	else
+		snprintf(buf, size, "%s", host);
+	return buf;
+}
+
+/*
+ * Takes the TLS handshake to its end within the wait, or until stop_fd
+ * is readable.  0, or -1 with the message given.
+ */
+static int
+client_handshake(struct client *c)
+{
+	const struct client_options *o = c->opts;
+	uint64_t deadline = client_wait_deadline(c), began = clock_now_ns();
+	char why[TLS_ERR_MAX];
+
+	for (;;) {
+		struct pollfd pfd[2];
+		nfds_t n = 1;
+		short events = 0;
+		int rc = c->t.ops->handshake(&c->t, &events, why, sizeof(why));
+
+		if (rc == TLS_DONE)
+			break;
+		if (rc == TLS_FAILED) {
+			client_fail(c, "TLS handshake with %s failed: %s",
+			    c->peer, why);
+			return -1;
+		}
+		pfd[0] = (struct pollfd){.fd = c->t.fd, .events = events};
+		if (o->stop_fd >= 0)
+			pfd[n++] =
+			    (struct pollfd){.fd = o->stop_fd, .events = POLLIN};
+		int wait =
+		    deadline == CLIENT_NEVER ? -1 : clock_ms_until(deadline);
+		int ready = poll(pfd, n, wait);
+		if (ready == -1 && errno != EINTR) {
+			client_fail(c, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (n > 1 && ready > 0 && pfd[1].revents != 0) {
+			c->status = CLIENT_EXIT_ERROR;
+			c->done = 1;
+			return -1;
+		}
+		if (ready == 0) {
+			client_fail(c,
+			    "TLS handshake with %s failed: timed out after "
+			    "%g s",
+			    c->peer, client_seconds(o->wait_ms));
+			return -1;
+		}
+	}
+	client_verbose(c, 1, "%s over %s in %.1f ms%s", c->peer,
+	    tls_version(&c->t), (double)(clock_now_ns() - began) / 1e6,
+	    o->tls_options.insecure ? ", certificate not verified"
+	                            : ", certificate verified");
+	return 0;
+}
+
+/*
+ * Makes the TLS context before anything is connected, so that a bad
+ * file is reported without a connection.  0, or -1 (message given).
+ */
+static int
+client_tls_setup(struct client *c)
+{
+	const struct client_options *o = c->opts;
+	struct tls_client_options to = o->tls_options;
+	char name[CLIENT_PEER_MAX], why[TLS_ERR_MAX];
+
+	to.servername = client_tls_name(o, name, sizeof(name));
+	if ((c->tls = tls_client_new(&to, why, sizeof(why))) == NULL) {
+		client_fail(c, "%s", why);
+		return -1;
+	}
+	if (to.insecure)
+		client_error(c,
+		    "warning: --tls-insecure: the certificate of %s is not "
+		    "verified; anyone in the way can read and change the "
+		    "conversation",
+		    c->peer);
+	return 0;
+}
+
+/* Starts TLS over the connected socket fd.  0, or -1 (message given). */
+static int
+client_start_tls(struct client *c, int fd)
+{
+	char why[TLS_ERR_MAX];
+
+	if (tls_transport(&c->t, fd, c->tls, why, sizeof(why)) == -1) {
+		close(fd);
+		client_fail(c, "%s: %s", c->peer, why);
+		return -1;
+	}
+	return client_handshake(c);
+}
+
 /* Connects within the wait.  0, or -1 with the message given. */
 static int
 client_connect(struct client *c)
 {
 	const struct client_options *o = c->opts;
-	int gai = 0, timeout = o->wait_ms > 0 ? o->wait_ms : -1;
+	int fd, gai = 0, timeout = o->wait_ms > 0 ? o->wait_ms : -1;
 	char local[NET_ADDRSTRLEN], remote[NET_ADDRSTRLEN];
 
 	if (c->control) {
-		if ((c->sock = client_connect_control(o->control_path)) == -1) {
+		if ((fd = client_connect_control(o->control_path)) == -1) {
 			client_fail(c, "cannot attach to %s: %s", c->peer,
 			    strerror(errno));
 			return -1;
 		}
+		transport_plain(&c->t, fd);
 		client_verbose(c, 1, "attached to %s in %.1f ms", c->peer,
 		    client_elapsed_ms(c));
 		return 0;
 	}
-	c->sock = o->family == AF_UNSPEC
-	    ? net_connect(o->host, o->port, timeout, &gai)
-	    : client_connect_family(o, timeout, &gai);
-	if (c->sock == -1) {
+	fd = net_connect_family(o->host, o->port, o->family, timeout, &gai);
+	if (fd == -1) {
 		if (gai == 0 && errno == ETIMEDOUT)
 			client_fail(c,
 			    "cannot connect to %s: timed out "
@@ -1192,16 +1272,19 @@ client_connect(struct client *c)
 			    net_strerror(gai, errno));
 		return -1;
 	}
-	if (net_set_nonblock(c->sock, 1) == -1) {
+	if (net_set_nonblock(fd, 1) == -1) {
 		client_fail(c, "%s: %s", c->peer, strerror(errno));
+		close(fd);
 		return -1;
 	}
-	(void)net_set_nodelay(c->sock);
-	if (o->verbose > 0 &&
-	    net_peer_name(c->sock, remote, sizeof(remote)) == 0 &&
-	    net_local_name(c->sock, local, sizeof(local)) == 0)
+	(void)net_set_nodelay(fd);
+	if (o->verbose > 0 && net_peer_name(fd, remote, sizeof(remote)) == 0 &&
+	    net_local_name(fd, local, sizeof(local)) == 0)
 		client_verbose(c, 1, "connected to %s (%s) from %s in %.1f ms",
 		    c->peer, remote, local, client_elapsed_ms(c));
+	if (o->tls)
+		return client_start_tls(c, fd);
+	transport_plain(&c->t, fd);
 	return 0;
 }
 
@@ -1214,9 +1297,13 @@ client_poll_once(struct client *c, uint64_t oneshot_deadline)
 	uint64_t deadline = client_next_deadline(c, oneshot_deadline);
 	int timeout = deadline == CLIENT_NEVER ? -1 : clock_ms_until(deadline);
 
+	/* Bytes TLS has read and decrypted already: no wait for them. */
+	if (transport_pending(&c->t) > 0)
+		timeout = 0;
 	sock_i = n;
-	pfd[n++] = (struct pollfd){
-	    .fd = c->sock, .events = POLLIN | (c->out_len > 0 ? POLLOUT : 0)};
+	pfd[n++] = (struct pollfd){.fd = c->t.fd,
+	    .events = transport_wants(&c->t, 0) |
+	        (c->out_len > 0 ? transport_wants(&c->t, 1) : 0)};
 	if (client_wants_input(c)) {
 		in_i = n;
 		pfd[n++] = (struct pollfd){.fd = c->in_fd, .events = POLLIN};
@@ -1236,10 +1323,14 @@ client_poll_once(struct client *c, uint64_t oneshot_deadline)
 		c->done = 1;
 		return;
 	}
-	if (pfd[sock_i].revents & (POLLIN | POLLHUP | POLLERR))
+	/*
+	 * Either way may move the other (TLS): a ready socket tries both,
+	 * each without blocking.
+	 */
+	if (pfd[sock_i].revents != 0 || transport_pending(&c->t) > 0)
 		client_receive(c);
-	if (!c->done && !c->server_closed &&
-	    (pfd[sock_i].revents & (POLLOUT | POLLERR)))
+	if (!c->done && !c->server_closed && c->out_len > 0 &&
+	    pfd[sock_i].revents != 0)
 		client_send_queued(c);
 	if (!c->done && !c->server_closed && in_i < n &&
 	    pfd[in_i].revents != 0) {
@@ -1325,7 +1416,7 @@ client_run(const struct client_options *opts, int in_fd, int out_fd, int err_fd)
 	c->in_fd = in_fd;
 	c->out_fd = out_fd;
 	c->err_fd = err_fd;
-	c->sock = -1;
+	c->t.fd = -1;
 	c->status = CLIENT_EXIT_OK;
 	c->start_ms = clock_now_ms();
 	c->start_ns = clock_now_ns();
@@ -1342,6 +1433,8 @@ client_run(const struct client_options *opts, int in_fd, int out_fd, int err_fd)
 	}
 	if (opts->mode == CLIENT_ONE_SHOT && opts->wait_ms > 0)
 		oneshot_deadline = c->start_ms + (uint64_t)opts->wait_ms;
+	if (opts->tls && !c->control && client_tls_setup(c) == -1)
+		goto out;
 	if (client_connect(c) == -1)
 		goto out;
 	if (opts->mode == CLIENT_ONE_SHOT && client_queue_message(c) == -1)
@@ -1370,8 +1463,8 @@ client_run(const struct client_options *opts, int in_fd, int out_fd, int err_fd)
 out:
 	client_editing_stop(c);
 	status = c->status;
-	if (c->sock >= 0)
-		close(c->sock);
+	transport_close(&c->t);
+	tls_context_unref(c->tls);
 	framing_free(&c->display);
 	free(c->rendered);
 	free(c->out_buf);

@@ -10,6 +10,8 @@
 
 #include <stddef.h>
 
+#include "tls.h"
+
 /* Exit statuses, as documented in tcpchat(1). */
 #define CLIENT_EXIT_OK 0
 #define CLIENT_EXIT_ERROR 1
@@ -70,13 +72,21 @@ struct client_options {
 	int style_output; /* and dim the server's own lines (SGR 2) */
 	int line_editing; /* use readline/libedit when built with it */
 	int stop_fd; /* readable: stop at once (signals); -1 none */
+	int tls; /* --tls: TLS over the TCP connection */
+	/*
+	 * --tls-ca, --tls-servername (NULL: HOST), --tls-insecure,
+	 * --tls-cert and --tls-key.
+	 */
+	struct tls_client_options tls_options;
 };
 
 /* Fills in the defaults: 127.0.0.1:9999, scripted, 10 s, no stop_fd. */
 void client_options_init(struct client_options *opts);
 
 /*
- * Runs one session: connects, then moves bytes between in_fd/out_fd and
+ * Runs one session: connects (and with tls, handshakes within wait_ms,
+ * the server's certificate verified unless tls_options.insecure, which
+ * says so in one line on err_fd), then moves bytes between in_fd/out_fd and
  * the server until the mode's end.  Errors go to err_fd as one line
  * naming host:port (or the control socket).  Returns CLIENT_EXIT_OK,
  * CLIENT_EXIT_ERROR or CLIENT_EXIT_REFUSED.

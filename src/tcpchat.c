@@ -49,6 +49,17 @@ tcpchat_usage(void)
 	       "message does)\n"
 	       "      --max-line BYTES longest one-shot reply (default %d)\n"
 	       "  -4, -6               IPv4 or IPv6 addresses only\n"
+	       "      --tls            TLS: verify the server's certificate "
+	       "and name\n"
+	       "      --tls-ca FILE    trust the CAs in FILE (default: the "
+	       "system's)\n"
+	       "      --tls-servername NAME  the name to verify and send "
+	       "(default: HOST)\n"
+	       "      --tls-insecure   TLS without verifying the server "
+	       "(says so on stderr)\n"
+	       "      --tls-cert FILE  present this client certificate\n"
+	       "      --tls-key FILE   its private key (default: in "
+	       "--tls-cert's file)\n"
 	       "  -v, --verbose        connection details and timings on "
 	       "stderr (-vv: more)\n"
 	       "      --control PATH   operate a tcpchatd through its control "
@@ -118,7 +129,17 @@ tcpchat_styles_ok(void)
 int
 main(int argc, char **argv)
 {
-	enum { OPT_LINES = 256, OPT_MAX_LINE, OPT_CONTROL };
+	enum {
+		OPT_LINES = 256,
+		OPT_MAX_LINE,
+		OPT_CONTROL,
+		OPT_TLS,
+		OPT_TLS_CA,
+		OPT_TLS_SERVERNAME,
+		OPT_TLS_INSECURE,
+		OPT_TLS_CERT,
+		OPT_TLS_KEY
+	};
 	static const struct option longopts[] = {
 	    {"message", required_argument, NULL, 'm'},
 	    {"wait", required_argument, NULL, 'w'},
@@ -127,13 +148,19 @@ main(int argc, char **argv)
 	    {"max-line", required_argument, NULL, OPT_MAX_LINE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"tls", no_argument, NULL, OPT_TLS},
+	    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	    {"tls-servername", required_argument, NULL, OPT_TLS_SERVERNAME},
+	    {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
+	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	static char host[ARGS_HOST_MAX], port[ARGS_PORT_MAX];
 	struct client_options opts;
 	struct args_endpoint ep;
 	char why[ARGS_ERR_MAX];
-	int ch, status, dialect_given = 0;
+	int ch, status, dialect_given = 0, tls_given = 0;
 	int64_t ms;
 	long long n;
 
@@ -181,6 +208,34 @@ main(int argc, char **argv)
 				    PROG, "--control: empty path");
 			opts.control_path = optarg;
 			break;
+		case OPT_TLS:
+			opts.tls = 1;
+			break;
+		case OPT_TLS_CA:
+		case OPT_TLS_SERVERNAME:
+		case OPT_TLS_CERT:
+		case OPT_TLS_KEY:
+			if (optarg[0] == '\0')
+				return args_usage_error(PROG, "%s: empty value",
+				    ch == OPT_TLS_CA         ? "--tls-ca"
+				        : ch == OPT_TLS_CERT ? "--tls-cert"
+				        : ch == OPT_TLS_KEY
+				        ? "--tls-key"
+				        : "--tls-servername");
+			if (ch == OPT_TLS_CA)
+				opts.tls_options.ca_file = optarg;
+			else if (ch == OPT_TLS_SERVERNAME)
+				opts.tls_options.servername = optarg;
+			else if (ch == OPT_TLS_CERT)
+				opts.tls_options.cert_file = optarg;
+			else
+				opts.tls_options.key_file = optarg;
+			tls_given = 1;
+			break;
+		case OPT_TLS_INSECURE:
+			opts.tls_options.insecure = 1;
+			tls_given = 1;
+			break;
 		case 'h':
 			tcpchat_usage();
 			return CLIENT_EXIT_OK;
@@ -193,7 +248,22 @@ main(int argc, char **argv)
 			return args_usage_error(PROG, "%s", why);
 		}
 	}
+	if (tls_given && !opts.tls)
+		return args_usage_error(PROG,
+		    "--tls-ca, --tls-servername, --tls-insecure, --tls-cert "
+		    "and --tls-key need --tls");
+	if (opts.tls_options.key_file != NULL &&
+	    opts.tls_options.cert_file == NULL)
+		return args_usage_error(PROG, "--tls-key needs --tls-cert");
+	if (opts.tls_options.insecure && opts.tls_options.ca_file != NULL)
+		return args_usage_error(PROG,
+		    "--tls-insecure and --tls-ca: choose one (--tls-insecure "
+		    "verifies nothing)");
 	if (opts.control_path != NULL) {
+		if (opts.tls)
+			return args_usage_error(PROG,
+			    "--control: --tls does not apply (a local "
+			    "socket)");
 		if (optind < argc)
 			return args_usage_error(PROG,
 			    "--control takes no HOST or PORT: '%s'",

@@ -33,7 +33,9 @@
 #   tutorial's Python servers, a person at a terminal) says so in a
 #   comment on its first command, starting with "# needs":
 #       $ tcpchatd -l :: -p 8888 -m room    # needs the LAN
-#   The block is then shown as skipped, with the reason.
+#   The block is then shown as skipped, with the reason.  A block with
+#   a command using a --tls option is skipped the same way when the
+#   build has no TLS.
 # - A block without a "$ " line is not run: a synopsis, a build step
 #   (./bootstrap, ./configure ...), output shown on its own.  One that
 #   starts with one of our programs and is no synopsis (no "[") is an
@@ -72,6 +74,11 @@ if [ -n "${EXAMPLES_NETNS:-}" ]; then
 else
 	echo "examples.sh: no network namespace available: examples share the host's loopback"
 fi
+
+# A block that uses --tls (or --tls-cert) runs only where the build has
+# TLS; elsewhere it is shown as skipped.
+have_tls=0
+grep -q '^#define HAVE_TLS 1' "$top_builddir/config.h" 2>/dev/null && have_tls=1
 
 work=$(mktemp -d) || exit 99
 bg_pids=()
@@ -236,6 +243,12 @@ run_block() {
 		*'# needs'*)
 			echo "SKIP: $where: ${cmds[i]##*# }"
 			return 2
+			;;
+		*--tls*)
+			if [ "$have_tls" = 0 ]; then
+				echo "SKIP: $where: this build has no TLS"
+				return 2
+			fi
 			;;
 		esac
 	done

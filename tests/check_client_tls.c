@@ -1,0 +1,731 @@
+/*
+ * check_client_tls.c - the real tcpchat over TLS: against ncat --ssl -l
+ * and openssl s_server (one-shot and scripted, the exact bytes both
+ * ways), against tcpchatd --tls-cert in echo, chat and room modes with
+ * several clients at once, certificates that must be refused (expired,
+ * for another name, from an unknown issuer) with the reason and exit 1,
+ * --tls-insecure taking them with its warning, a handshake bounded by
+ * -w, and client certificates for tcpchatd --tls-client-ca.
+ */
+#include "config.h"
+
+#include <sys/wait.h>
+#include <check.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "io.h"
+#include "testutil.h"
+#include "tls.h"
+
+/* Room for what one tcpchat run prints. */
+#define T_OUT_MAX (4u << 20)
+#define T_ERR_MAX 8192
+
+static char certdir[] = "/tmp/check_client_tls.XXXXXX";
+
+/* The path of a file the test made in certdir (a few at a time). */
+static const char *
+cert(const char *name)
+{
+	static char paths[16][256];
+	static int next;
+	char *p = paths[next++ % 16];
+
+	snprintf(p, 256, "%s/%s", certdir, name);
+	return p;
+}
+
+static void
+certs_setup(void)
+{
+	static int made;
+
+	if (made++)
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(certdir));
+	testutil_make_certs(certdir);
+}
+
+/* What a finished tcpchat said and how it ended. */
+struct run {
+	char *out;
+	char err[T_ERR_MAX];
+	int status; /* exit status, or -1 when it did not exit normally */
+	uint64_t ms; /* how long it ran */
+};
+
+/* Feeds a child's standard input from a thread: big inputs never block. */
+struct feeder {
+	pthread_t thread;
+	int fd;
+	const char *bytes;
+	size_t len;
+};
+
+static void *
+feeder_main(void *arg)
+{
+	struct feeder *f = arg;
+
+	(void)io_write_full(f->fd, f->bytes, f->len);
+	close(f->fd);
+	return NULL;
+}
+
+/*
+ * Runs tcpchat with args (NULL-terminated), input (len bytes) on its
+ * standard input, and collects what it prints.
+ */
+static void
+tcpchat_run(
+    struct run *r, const char *input, size_t len, const char *const args[])
+{
+	const char *argv[32] = {testutil_program("tcpchat")};
+	struct testutil_proc p;
+	struct feeder f;
+	int n = 1;
+
+	for (int i = 0; args[i] != NULL && n < 31; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	memset(r, 0, sizeof(*r));
+	r->out = malloc(T_OUT_MAX);
+	ck_assert_ptr_nonnull(r->out);
+	uint64_t t0 = clock_now_ms();
+	testutil_spawn(&p, (char *const *)argv);
+	f = (struct feeder){.fd = p.in_fd, .bytes = input, .len = len};
+	ck_assert_int_eq(pthread_create(&f.thread, NULL, feeder_main, &f), 0);
+	int ws = testutil_proc_collect(&p, r->out, T_OUT_MAX, r->err,
+	    sizeof(r->err), testutil_wait_ms(30000));
+	pthread_join(f.thread, NULL);
+	r->ms = clock_now_ms() - t0;
+	r->status = WIFEXITED(ws) ? WEXITSTATUS(ws) : -1;
+}
+
+static void
+run_free(struct run *r)
+{
+	free(r->out);
+	r->out = NULL;
+}
+
+/* "localhost:PORT" (static storage: one at a time). */
+static const char *
+at(int port)
+{
+	static char buf[64];
+
+	snprintf(buf, sizeof(buf), "localhost:%d", port);
+	return buf;
+}
+
+/* Starts tcpchatd in mode serving TLS with the test's server certificate. */
+static void
+tls_chatd(struct testutil_chatd *d, const char *mode, const char *crt,
+    const char *client_ca)
+{
+	char pem[64], key[64];
+	const char *extra[10];
+	int n = 0;
+
+	snprintf(pem, sizeof(pem), "%s.pem", crt);
+	snprintf(key, sizeof(key), "%s.key", crt);
+	extra[n++] = "--tls-cert";
+	extra[n++] = cert(pem);
+	extra[n++] = "--tls-key";
+	extra[n++] = cert(key);
+	extra[n++] = "--handshake-timeout";
+	extra[n++] = "3";
+	if (client_ca != NULL) {
+		extra[n++] = "--tls-client-ca";
+		extra[n++] = cert(client_ca);
+	}
+	extra[n] = NULL;
+	testutil_chatd_start(d, mode, extra);
+}
+
+/* Whether a command is on the PATH; says what is skipped when not. */
+static int
+have(const char *cmd, const char *test)
+{
+	if (testutil_find_in_path(cmd) != NULL)
+		return 1;
+	printf("%s not installed: %s skipped\n", cmd, test);
+	return 0;
+}
+
+/* ---- other TLS servers --------------------------------------------- */
+
+/*
+ * Starts a TLS server (ncat --ssl -l or openssl s_server) on a free
+ * port with the test's server certificate; its standard input is what
+ * it sends, its standard output what it received.
+ */
+static int
+peer_start(struct testutil_proc *p, const char *which)
+{
+	int port = testutil_free_port();
+	char portstr[16], accept[32];
+
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
+	if (strcmp(which, "ncat") == 0) {
+		const char *argv[] = {"ncat", "--ssl", "--ssl-cert",
+		    cert("server.pem"), "--ssl-key", cert("server.key"), "-l",
+		    "127.0.0.1", portstr, NULL};
+		testutil_spawn(p, (char *const *)argv);
+	} else {
+		const char *argv[] = {"openssl", "s_server", "-quiet",
+		    "-naccept", "1", "-accept", accept, "-cert",
+		    cert("server.pem"), "-key", cert("server.key"), NULL};
+		testutil_spawn(p, (char *const *)argv);
+	}
+	ck_assert_msg(testutil_wait_listening(port, testutil_wait_ms(10000)),
+	    "%s never listened on port %d", which, port);
+	return port;
+}
+
+/* tcpchat in a thread, so the test can play the server meanwhile. */
+struct background {
+	pthread_t thread;
+	struct run run;
+	const char *input;
+	size_t len;
+	const char *args[16];
+};
+
+static void *
+background_main(void *arg)
+{
+	struct background *b = arg;
+
+	tcpchat_run(&b->run, b->input, b->len, b->args);
+	return NULL;
+}
+
+static void
+background_start(struct background *b)
+{
+	ck_assert_int_eq(
+	    pthread_create(&b->thread, NULL, background_main, b), 0);
+}
+
+static void
+background_join(struct background *b)
+{
+	ck_assert_int_eq(pthread_join(b->thread, NULL), 0);
+}
+
+/*
+ * One-shot and scripted exchanges with a TLS server that is not ours:
+ * the bytes it receives and the bytes tcpchat prints are exact.
+ */
+static void
+exchange_with(const char *which)
+{
+	struct testutil_proc peer;
+	struct background b;
+	int port = peer_start(&peer, which);
+
+	/* One-shot: the message as a line, its reply printed. */
+	memset(&b, 0, sizeof(b));
+	const char *one[] = {"--tls", "--tls-ca", cert("ca.pem"), "-w", "10s",
+	    "-m", "hello over TLS 你好", at(port), NULL};
+	memcpy(b.args, one, sizeof(one));
+	background_start(&b);
+	testutil_expect_str(peer.out_fd, "hello over TLS 你好\n");
+	testutil_send_str(peer.in_fd, "reply from the server\n");
+	background_join(&b);
+	ck_assert_msg(
+	    b.run.status == 0, "exit %d: %s", b.run.status, b.run.err);
+	ck_assert_str_eq(b.run.out, "reply from the server\n");
+	ck_assert_str_eq(b.run.err, "");
+	run_free(&b.run);
+	close(peer.in_fd);
+	testutil_proc_stop(&peer, SIGTERM, testutil_wait_ms(5000));
+}
+
+/*
+ * A scripted exchange: every input line arrives exactly, the answers
+ * print exactly, and the end of input ends the conversation (these
+ * servers close when tcpchat half-closes).
+ */
+static void
+script_with(const char *which)
+{
+	static const char input[] =
+	    "line one\n\tline two: 中文\n\x01\x7f end\n";
+	struct testutil_proc peer, client;
+	char *out = malloc(T_OUT_MAX), err[T_ERR_MAX];
+	int port = peer_start(&peer, which);
+	const char *argv[] = {testutil_program("tcpchat"), "--tls", "--tls-ca",
+	    cert("ca.pem"), "-w", "5s", at(port), NULL};
+
+	ck_assert_ptr_nonnull(out);
+	testutil_spawn(&client, (char *const *)argv);
+	testutil_send_str(client.in_fd, input);
+	/* The dialect: the next line waits for the server's first word. */
+	testutil_expect_str(peer.out_fd, "line one\n");
+	testutil_send_str(peer.in_fd, "first answer\n");
+	testutil_expect_str(client.out_fd, "first answer\n");
+	testutil_expect_str(peer.out_fd, input + strlen("line one\n"));
+	testutil_send_str(peer.in_fd, "second answer\n");
+	testutil_expect_str(client.out_fd, "second answer\n");
+	close(client.in_fd);
+	int ws = testutil_proc_collect(
+	    &client, out, T_OUT_MAX, err, sizeof(err), testutil_wait_ms(15000));
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s", err);
+	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(err, "");
+	free(out);
+	close(peer.in_fd);
+	testutil_proc_stop(&peer, SIGTERM, testutil_wait_ms(5000));
+}
+
+START_TEST(test_ncat_ssl_server)
+{
+	if (!have("ncat", "test_ncat_ssl_server"))
+		return;
+	exchange_with("ncat");
+	script_with("ncat");
+}
+END_TEST
+
+START_TEST(test_openssl_s_server)
+{
+	exchange_with("s_server");
+	script_with("s_server");
+}
+END_TEST
+
+/* ---- tcpchatd over TLS ----------------------------------------------- */
+
+/* Bytes that must come back unchanged, big enough for many records. */
+static char *
+big_input(size_t len)
+{
+	char *p = malloc(len);
+
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < len; i++)
+		p[i] = i % 61 == 60 ? '\n' : (char)(' ' + (i * 7919) % 95);
+	p[len - 1] = '\n';
+	return p;
+}
+
+START_TEST(test_tcpchatd_echo)
+{
+	enum { BIG = 3 << 20 };
+	struct testutil_chatd d;
+	struct run r;
+	char *input = big_input(BIG);
+
+	tls_chatd(&d, "echo", "server", NULL);
+	/* By name and by address: the certificate names both. */
+	const char *one[] = {
+	    "--tls", "--tls-ca", cert("ca.pem"), "-m", "hi", at(d.port), NULL};
+	tcpchat_run(&r, "", 0, one);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "hi\n");
+	run_free(&r);
+	char addr[32];
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", d.port);
+	const char *ip[] = {
+	    "--tls", "--tls-ca", cert("ca.pem"), "-m", "by ip", addr, NULL};
+	tcpchat_run(&r, "", 0, ip);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "by ip\n");
+	run_free(&r);
+	/* Megabytes both ways at once: TLS records, partial sends. */
+	const char *script[] = {
+	    "--tls", "--tls-ca", cert("ca.pem"), "-w", "5s", at(d.port), NULL};
+	tcpchat_run(&r, input, BIG, script);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_msg(memcmp(r.out, input, BIG) == 0,
+	    "the echo of %d bytes differs", BIG);
+	run_free(&r);
+	/* -v names what was negotiated. */
+	const char *verbose[] = {"-v", "--tls", "--tls-ca", cert("ca.pem"),
+	    "-m", "v", at(d.port), NULL};
+	tcpchat_run(&r, "", 0, verbose);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_msg(strstr(r.err, " over TLSv1.3 in ") != NULL &&
+	        strstr(r.err, "certificate verified") != NULL,
+	    "%s", r.err);
+	run_free(&r);
+	testutil_chatd_expect_sub(&d, "connected over TLSv1.3");
+	free(input);
+	testutil_chatd_stop(&d);
+}
+END_TEST
+
+/* A tcpchat whose input the test writes as it goes. */
+struct live {
+	struct testutil_proc proc;
+};
+
+static void
+live_start(struct live *l, int port)
+{
+	const char *argv[] = {testutil_program("tcpchat"), "--tls", "--tls-ca",
+	    cert("ca.pem"), "-w", "3s", at(port), NULL};
+
+	testutil_spawn(&l->proc, (char *const *)argv);
+}
+
+/* The next line l prints must contain want (lines before it skipped). */
+static void
+live_expect(struct live *l, const char *want)
+{
+	char line[4096];
+
+	ck_assert_msg(testutil_wait_line(l->proc.out_fd, want, line,
+	                  sizeof(line), testutil_wait_ms(5000)),
+	    "tcpchat never printed \"%s\"", want);
+}
+
+/* Ends l's input; it must then exit 0 having said nothing on stderr. */
+static void
+live_finish(struct live *l)
+{
+	char *out = malloc(T_OUT_MAX), err[T_ERR_MAX];
+
+	ck_assert_ptr_nonnull(out);
+	close(l->proc.in_fd);
+	int ws = testutil_proc_collect(&l->proc, out, T_OUT_MAX, err,
+	    sizeof(err), testutil_wait_ms(15000));
+	ck_assert_msg(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "%s", err);
+	ck_assert_str_eq(err, "");
+	free(out);
+}
+
+START_TEST(test_tcpchatd_chat)
+{
+	enum { N = 3 };
+	struct testutil_chatd d;
+	struct live c[N];
+	char text[64];
+
+	tls_chatd(&d, "chat", "server", NULL);
+	for (int i = 0; i < N; i++) {
+		live_start(&c[i], d.port);
+		testutil_chatd_expect_sub(&d, "connected over TLSv1.3");
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "client %d here\n", i);
+		testutil_send_str(c[i].proc.in_fd, text);
+		snprintf(text, sizeof(text), ": client %d here", i);
+		testutil_chatd_expect_sub(&d, text);
+	}
+	/* The operator answers everyone. */
+	testutil_chatd_type(&d, "/all 来自服务端消息：大家好");
+	for (int i = 0; i < N; i++)
+		live_expect(&c[i], "来自服务端消息：大家好");
+	for (int i = 0; i < N; i++)
+		live_finish(&c[i]);
+	testutil_chatd_stop(&d);
+}
+END_TEST
+
+START_TEST(test_tcpchatd_room)
+{
+	enum { N = 4 };
+	struct testutil_chatd d;
+	struct live c[N];
+	char text[64], want[80];
+
+	tls_chatd(&d, "room", "server", NULL);
+	for (int i = 0; i < N; i++) {
+		live_start(&c[i], d.port);
+		snprintf(text, sizeof(text),
+		    "connected over TLSv1.3 (%d online)", i + 1);
+		testutil_chatd_expect_sub(&d, text);
+	}
+	/* Each says one line; every other member hears it, exactly. */
+	for (int i = 0; i < N; i++) {
+		snprintf(text, sizeof(text), "member %d: 你好\n", i);
+		testutil_send_str(c[i].proc.in_fd, text);
+		for (int j = 0; j < N; j++) {
+			if (j == i)
+				continue;
+			snprintf(want, sizeof(want), "#%d: member %d: 你好",
+			    i + 1, i);
+			live_expect(&c[j], want);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		live_finish(&c[i]);
+	testutil_chatd_stop(&d);
+}
+END_TEST
+
+/* ---- verification ------------------------------------------------------ */
+
+/*
+ * tcpchat -m against a tcpchatd serving crt must fail with exactly the
+ * one line "tcpchat: TLS handshake with HOST:PORT failed: REASON" and
+ * exit 1; the server hears no message.
+ */
+static void
+expect_refused(const char *crt, const char *const args[], const char *host,
+    const char *reason)
+{
+	struct testutil_chatd d;
+	const char *argv[16];
+	char target[64], want[256];
+	struct run r;
+	int n = 0;
+
+	tls_chatd(&d, "echo", crt, NULL);
+	snprintf(target, sizeof(target), "%s:%d", host, d.port);
+	argv[n++] = "--tls";
+	for (int i = 0; args[i] != NULL; i++)
+		argv[n++] = args[i];
+	argv[n++] = "-m";
+	argv[n++] = "secret";
+	argv[n++] = target;
+	argv[n] = NULL;
+	tcpchat_run(&r, "", 0, argv);
+	snprintf(want, sizeof(want),
+	    "tcpchat: TLS handshake with %s failed: %s\n", target, reason);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	testutil_chatd_expect_sub(&d, "TLS handshake failed:");
+	testutil_chatd_stop(&d);
+}
+
+START_TEST(test_refuses_bad_certificates)
+{
+	const char *ca[] = {"--tls-ca", cert("ca.pem"), NULL};
+	const char *other[] = {"--tls-ca", cert("other-ca.pem"), NULL};
+	const char *system_store[] = {NULL};
+	const char *by_ip[] = {
+	    "--tls-ca", cert("ca.pem"), "--tls-servername", "127.0.0.2", NULL};
+	const char *renamed[] = {"--tls-ca", cert("ca.pem"), "--tls-servername",
+	    "elsewhere.example", NULL};
+
+	expect_refused("expired", ca, "localhost", "certificate has expired");
+	expect_refused("wrongname", ca, "localhost", "hostname mismatch");
+	expect_refused("server", by_ip, "127.0.0.1", "IP address mismatch");
+	expect_refused("server", renamed, "localhost", "hostname mismatch");
+	expect_refused("server", other, "localhost",
+	    "unknown issuer (unable to get local issuer certificate)");
+	/* The system's store knows nothing of the test's CA. */
+	expect_refused("server", system_store, "localhost",
+	    "unknown issuer (unable to get local issuer certificate)");
+}
+END_TEST
+
+START_TEST(test_servername_and_insecure)
+{
+	struct testutil_chatd d;
+	struct run r;
+	char want[256];
+
+	/* --tls-servername: the name the certificate carries. */
+	tls_chatd(&d, "echo", "wrongname", NULL);
+	const char *named[] = {"--tls", "--tls-ca", cert("ca.pem"),
+	    "--tls-servername", "other.example", "-m", "named", at(d.port),
+	    NULL};
+	tcpchat_run(&r, "", 0, named);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "named\n");
+	run_free(&r);
+	/* --tls-insecure: taken, with one line of warning. */
+	const char *insecure[] = {
+	    "--tls", "--tls-insecure", "-m", "anyway", at(d.port), NULL};
+	tcpchat_run(&r, "", 0, insecure);
+	snprintf(want, sizeof(want),
+	    "tcpchat: warning: --tls-insecure: the certificate of %s is not "
+	    "verified; anyone in the way can read and change the "
+	    "conversation\n",
+	    at(d.port));
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_str_eq(r.out, "anyway\n");
+	run_free(&r);
+	testutil_chatd_stop(&d);
+
+	/* Even an expired certificate, scripted. */
+	tls_chatd(&d, "echo", "expired", NULL);
+	const char *script[] = {
+	    "--tls", "--tls-insecure", "-w", "2s", at(d.port), NULL};
+	tcpchat_run(&r, "a\nb\n", 4, script);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out, "a\nb\n");
+	ck_assert_ptr_nonnull(strstr(r.err, "warning: --tls-insecure"));
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	run_free(&r);
+	testutil_chatd_stop(&d);
+}
+END_TEST
+
+START_TEST(test_handshake_bounded_by_wait)
+{
+	struct testutil_server silent, echo;
+	struct run r;
+	char target[64], want[128];
+
+	/* Accepts and never answers the ClientHello. */
+	testutil_server_start(&silent, TESTUTIL_SILENT);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", silent.port);
+	const char *args[] = {"--tls", "-w", "1s", "-m", "x", target, NULL};
+	tcpchat_run(&r, "", 0, args);
+	snprintf(want, sizeof(want),
+	    "tcpchat: TLS handshake with %s failed: timed out after 1 s\n",
+	    target);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err, want);
+	ck_assert_msg(r.ms >= 900 && r.ms < (uint64_t)testutil_wait_ms(5000),
+	    "took %llu ms", (unsigned long long)r.ms);
+	run_free(&r);
+	testutil_server_stop(&silent);
+
+	/* A plain-text server: whatever it says is no TLS. */
+	testutil_server_start(&echo, TESTUTIL_ECHO);
+	snprintf(target, sizeof(target), "127.0.0.1:%d", echo.port);
+	const char *plain[] = {"--tls", "-w", "2s", "-m", "x", target, NULL};
+	tcpchat_run(&r, "", 0, plain);
+	snprintf(want, sizeof(want),
+	    "tcpchat: TLS handshake with %s failed: ", target);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strncmp(r.err, want, strlen(want)) == 0, "%s", r.err);
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	run_free(&r);
+	testutil_server_stop(&echo);
+}
+END_TEST
+
+START_TEST(test_client_certificate)
+{
+	struct testutil_chatd d;
+	struct run r;
+
+	tls_chatd(&d, "echo", "server", "ca.pem");
+	/* Without one: TLS 1.3 says so in an alert after the handshake. */
+	const char *none[] = {"--tls", "--tls-ca", cert("ca.pem"), "-m",
+	    "let me in", at(d.port), NULL};
+	tcpchat_run(&r, "", 0, none);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(
+	    strstr(r.err, "certificate required") != NULL, "%s", r.err);
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	ck_assert_str_eq(r.out, "");
+	run_free(&r);
+	testutil_chatd_expect_sub(&d, "TLS handshake failed:");
+	/* Signed by the CA the server asks for: served. */
+	const char *mine[] = {"--tls", "--tls-ca", cert("ca.pem"), "--tls-cert",
+	    cert("client.pem"), "--tls-key", cert("client.key"), "-m", "signed",
+	    at(d.port), NULL};
+	tcpchat_run(&r, "", 0, mine);
+	ck_assert_msg(r.status == 0, "%s", r.err);
+	ck_assert_str_eq(r.out, "signed\n");
+	run_free(&r);
+	testutil_chatd_stop(&d);
+}
+END_TEST
+
+START_TEST(test_bad_files_and_usage)
+{
+	struct run r;
+
+	/* A CA file that is not there: one line, exit 1, no connection. */
+	const char *missing[] = {"--tls", "--tls-ca", "/nonexistent/ca.pem",
+	    "-m", "x", "127.0.0.1:1", NULL};
+	tcpchat_run(&r, "", 0, missing);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_str_eq(r.err,
+	    "tcpchat: cannot read CA /nonexistent/ca.pem: No such file or "
+	    "directory\n");
+	run_free(&r);
+	/* A key that is not the certificate's. */
+	struct testutil_server echo;
+	testutil_server_start(&echo, TESTUTIL_ECHO);
+	char target[32];
+	snprintf(target, sizeof(target), "127.0.0.1:%d", echo.port);
+	const char *mismatch[] = {"--tls", "--tls-cert", cert("client.pem"),
+	    "--tls-key", cert("server.key"), "-m", "x", target, NULL};
+	tcpchat_run(&r, "", 0, mismatch);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err, "server.key") != NULL, "%s", r.err);
+	ck_assert_ptr_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1);
+	run_free(&r);
+	testutil_server_stop(&echo);
+	/* Usage errors: exit 2, the hint. */
+	const char *const bad[][8] = {
+	    {"--tls-ca", cert("ca.pem"), "-m", "x", NULL},
+	    {"--tls", "--tls-key", cert("client.key"), "-m", "x", NULL},
+	    {"--tls", "--tls-insecure", "--tls-ca", cert("ca.pem"), NULL},
+	    {"--tls", "--control", "/tmp/nowhere", NULL},
+	    {"--tls", "--tls-servername", "", NULL}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		tcpchat_run(&r, "", 0, bad[i]);
+		ck_assert_msg(
+		    r.status == 2, "case %zu: %d %s", i, r.status, r.err);
+		ck_assert_ptr_nonnull(strstr(r.err, "Try 'tcpchat --help'."));
+		run_free(&r);
+	}
+}
+END_TEST
+
+static Suite *
+client_tls_suite(void)
+{
+	Suite *s = suite_create("client_tls");
+	TCase *tc = tcase_create("peers");
+
+	tcase_add_unchecked_fixture(tc, certs_setup, NULL);
+	tcase_add_test(tc, test_ncat_ssl_server);
+	tcase_add_test(tc, test_openssl_s_server);
+	tcase_set_timeout(tc, 60);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tcpchatd");
+	tcase_add_unchecked_fixture(tc, certs_setup, NULL);
+	tcase_add_test(tc, test_tcpchatd_echo);
+	tcase_add_test(tc, test_tcpchatd_chat);
+	tcase_add_test(tc, test_tcpchatd_room);
+	tcase_set_timeout(tc, 90);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verification");
+	tcase_add_unchecked_fixture(tc, certs_setup, NULL);
+	tcase_add_test(tc, test_refuses_bad_certificates);
+	tcase_add_test(tc, test_servername_and_insecure);
+	tcase_add_test(tc, test_handshake_bounded_by_wait);
+	tcase_add_test(tc, test_client_certificate);
+	tcase_add_test(tc, test_bad_files_and_usage);
+	tcase_set_timeout(tc, 90);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!tls_available()) {
+		puts("check_client_tls: this build has no TLS: skipped");
+		return 77;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(client_tls_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
+	(void)!system(cmd);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
