@@ -323,6 +323,15 @@ bench_merge_read(struct bench_merge_reader *rd, struct bench_merged *run)
 	r->bytes_per_sec = bench_merge_real(rd, "mb_per_sec") * 1e6;
 	bench_merge_histogram(rd, "histograms.latency", &r->latency);
 	bench_merge_histogram(rd, "histograms.connect", &r->connect);
+	/* Since --tls: absent from the documents of older versions. */
+	if (bench_merge_at(rd, "histograms.handshake") != NULL)
+		bench_merge_histogram(
+		    rd, "histograms.handshake", &r->handshake);
+	if (bench_merge_at(rd, "options.tls") != NULL)
+		o->tls = bench_merge_bool(rd, "options.tls");
+	if (bench_merge_at(rd, "tls.version") != NULL)
+		bench_merge_string(
+		    rd, "tls.version", r->tls_version, sizeof(r->tls_version));
 	return rd->failed ? -1 : 0;
 }
 
@@ -407,6 +416,13 @@ bench_merge_add(
 	r->bytes_per_sec += q->bytes_per_sec;
 	histogram_add(&r->latency, &q->latency);
 	histogram_add(&r->connect, &q->connect);
+	histogram_add(&r->handshake, &q->handshake);
+	if (run->options.tls) {
+		o->tls = 1;
+		if (r->tls_version[0] == '\0')
+			memcpy(r->tls_version, q->tls_version,
+			    sizeof(r->tls_version));
+	}
 }
 
 int
@@ -429,6 +445,7 @@ bench_merge_files(struct bench_merged *m, char *const files[], size_t n,
 	m->options.npercentiles = o->npercentiles;
 	histogram_reset(&m->result.latency);
 	histogram_reset(&m->result.connect);
+	histogram_reset(&m->result.handshake);
 	if (run == NULL || n == 0 || n > BENCH_MERGE_MAX_RUNS) {
 		snprintf(why, whylen,
 		    run == NULL ? "out of memory"
@@ -458,6 +475,7 @@ bench_merge_files(struct bench_merged *m, char *const files[], size_t n,
 		memset(run, 0, sizeof(*run));
 		histogram_reset(&run->result.latency);
 		histogram_reset(&run->result.connect);
+		histogram_reset(&run->result.handshake);
 		rd.doc = doc;
 		if (bench_merge_read(&rd, run) == -1)
 			goto out;

@@ -127,6 +127,15 @@ bench_report_notes(const struct bench_options *o, const struct bench_result *r,
 	return buf;
 }
 
+/* Why the first connection that failed did, or NULL. */
+static const char *
+bench_report_first_error(const struct bench_result *r)
+{
+	if (r->connect_error[0] != '\0')
+		return r->connect_error;
+	return r->connect_errno != 0 ? strerror(r->connect_errno) : NULL;
+}
+
 /* "  latency      p50 1.00 ms ... max 3.00 ms (mean 1.20 ms, ...)". */
 static void
 bench_report_distribution(FILE *out, const char *label,
@@ -185,6 +194,9 @@ bench_report_text(
 	if (r->nruns > 0)
 		bench_report_runs(out, r);
 	fprintf(out, "tcpchat-bench %s", r->target);
+	if (o->tls)
+		fprintf(out, " over %s",
+		    r->tls_version[0] ? r->tls_version : "TLS");
 	if (r->nruns > 0)
 		fprintf(out, " (%zu %s merged)", r->nruns,
 		    bench_report_noun(r->nruns, "run", "runs"));
@@ -206,7 +218,12 @@ bench_report_text(
 	    r->connected, r->connect_failed,
 	    bench_report_duration(
 	        (uint64_t)(r->connect_seconds * 1e9), a, sizeof(a)));
+	if (r->connect_failed > 0 && bench_report_first_error(r) != NULL)
+		fprintf(
+		    out, "  first error  %s\n", bench_report_first_error(r));
 	bench_report_distribution(out, "connect", o, &r->connect);
+	if (o->tls)
+		bench_report_distribution(out, "handshake", o, &r->handshake);
 	fprintf(out,
 	    "  messages     %" PRIu64 " sent, %" PRIu64 " received, %" PRIu64
 	    " verified",
@@ -429,6 +446,9 @@ bench_report_json_options(FILE *out, int *outer, const struct bench_options *o)
 	bench_report_json_real(out, &first, "interval", o->interval);
 	bench_report_json_str(
 	    out, &first, "family", bench_report_family(o->family));
+	bench_report_json_bool(out, &first, "tls", o->tls);
+	bench_report_json_bool(
+	    out, &first, "tls_insecure", o->tls && o->tls_options.insecure);
 	bench_report_json_key(out, &first, "percentiles");
 	fputc('[', out);
 	for (unsigned i = 0; i < o->npercentiles; i++)
@@ -447,8 +467,8 @@ bench_report_json_counts(FILE *out, int *outer, const struct bench_result *r)
 	bench_report_json_u64(out, &first, "failed", r->connect_failed);
 	bench_report_json_real(out, &first, "seconds", r->connect_seconds);
 	bench_report_json_key(out, &first, "first_error");
-	if (r->connect_errno != 0)
-		bench_report_json_string(out, strerror(r->connect_errno));
+	if (bench_report_first_error(r) != NULL)
+		bench_report_json_string(out, bench_report_first_error(r));
 	else
 		fputs("null", out);
 	fputc('}', out);
@@ -577,6 +597,19 @@ bench_report_json(
 	    out, &first, "latency_ns", o, &r->latency);
 	bench_report_json_distribution(
 	    out, &first, "connect_ns", o, &r->connect);
+	bench_report_json_distribution(
+	    out, &first, "handshake_ns", o, &r->handshake);
+	bench_report_json_key(out, &first, "tls");
+	if (o->tls) {
+		int inner = 1;
+		fputc('{', out);
+		bench_report_json_str(out, &inner, "version", r->tls_version);
+		bench_report_json_bool(
+		    out, &inner, "verified", !o->tls_options.insecure);
+		fputc('}', out);
+	} else {
+		fputs("null", out);
+	}
 	bench_report_json_timeline(out, &first, r);
 	if (r->nruns > 0)
 		bench_report_json_runs(out, &first, r);
@@ -593,6 +626,7 @@ bench_report_json(
 	fputc('}', out);
 	bench_report_json_buckets(out, &layout, "latency", &r->latency);
 	bench_report_json_buckets(out, &layout, "connect", &r->connect);
+	bench_report_json_buckets(out, &layout, "handshake", &r->handshake);
 	fputc('}', out);
 	bench_report_json_key(out, &first, "notes");
 	fputc('[', out);

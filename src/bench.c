@@ -31,6 +31,12 @@
 #include "clock.h"
 #include "io.h"
 #include "net.h"
+#include "tls.h"
+#include "transport.h"
+
+/* The transport's poll events are epoll's (Linux gives them one value). */
+_Static_assert(
+    POLLIN == EPOLLIN && POLLOUT == EPOLLOUT, "poll and epoll events differ");
 
 /* Connections one worker has in the middle of connecting at once. */
 #define BENCH_CONNECTING_MAX 256
@@ -56,6 +62,7 @@
 enum bench_state {
 	BENCH_UNUSED, /* not started */
 	BENCH_CONNECTING,
+	BENCH_HANDSHAKING, /* --tls: connected, handshake under way */
 	BENCH_OPEN, /* has traffic to do in this phase */
 	BENCH_DONE, /* finished this phase, still open */
 	BENCH_CLOSED /* failed, or closed by the peer */
@@ -65,13 +72,15 @@ struct bench_worker;
 
 struct bench_conn {
 	struct bench_worker *worker;
-	int fd;
+	struct transport t; /* plain TCP, or TLS; t.fd -1 when closed */
+	uint32_t watching; /* the epoll events asked for */
 	enum bench_state state;
 	uint32_t id; /* global index: in every message */
 	uint32_t target; /* send up to this sequence number */
 	int answered; /* received a byte, ever */
 	int scheduled; /* took part in the measured open-loop phase */
 	uint64_t connect_ns; /* when connecting started */
+	uint64_t handshake_ns; /* --tls: when the handshake started */
 	uint64_t deadline_ns; /* connect, or reply, deadline (0: none) */
 	uint64_t offset_ns; /* open loop: place in the schedule */
 	uint64_t *sent_ns; /* send times, a ring of in_flight */
@@ -85,6 +94,7 @@ struct bench_shared {
 	const struct bench_options *options;
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	struct tls_context *tls; /* --tls: every connection's, or NULL */
 	unsigned threads;
 	uint64_t start_ns; /* the workers were told to go */
 	pthread_barrier_t barrier; /* phases start together */
@@ -121,11 +131,13 @@ struct bench_worker {
 	_Atomic uint64_t errors;
 	struct histogram latency;
 	struct histogram connect;
+	struct histogram handshake;
 	/* Private until the worker is joined. */
 	uint64_t connect_failed, closed_early, timed_out, unanswered;
 	uint64_t too_long, sent, measured, outstanding;
 	uint64_t scheduled, on_schedule;
 	int connect_errno;
+	char connect_error[BENCH_ERROR_MAX]; /* the first failed handshake's */
 	struct payload_counts counts;
 	uint64_t connect_start, connect_end, warmup_start, warmup_end;
 	uint64_t run_start, run_end;
@@ -302,10 +314,7 @@ bench_worker_publish_errors(struct bench_worker *w)
 static void
 bench_conn_close(struct bench_conn *c)
 {
-	if (c->fd >= 0) {
-		close(c->fd);
-		c->fd = -1;
-	}
+	transport_close(&c->t);
 	free(c->pending);
 	c->pending = NULL;
 	c->pending_len = 0;
@@ -320,8 +329,7 @@ bench_conn_end(struct bench_worker *w, struct bench_conn *c)
 		w->active--;
 	if (c->state == BENCH_OPEN || c->state == BENCH_DONE)
 		bench_bump(&w->open, -1);
-	close(c->fd);
-	c->fd = -1;
+	transport_close(&c->t);
 	c->state = BENCH_CLOSED;
 }
 
@@ -397,7 +405,26 @@ bench_conn_watch(
 {
 	struct epoll_event ev = {.events = events, .data.ptr = c};
 
-	return epoll_ctl(w->epfd, op, c->fd, &ev);
+	c->watching = events;
+	return epoll_ctl(w->epfd, op, c->t.fd, &ev);
+}
+
+/*
+ * Asks epoll for what c waits for now: to read, and to send what the
+ * socket did not take; TLS may need to write to read, or to read to
+ * write (transport_wants).  0, or -1.
+ */
+static int
+bench_conn_rewatch(struct bench_worker *w, struct bench_conn *c)
+{
+	uint32_t events = EPOLLIN;
+
+	if (c->pending_len > 0)
+		events |= (uint32_t)transport_wants(&c->t, 1);
+	events |= (uint32_t)transport_wants(&c->t, 0);
+	if (events == c->watching)
+		return 0;
+	return bench_conn_watch(w, c, EPOLL_CTL_MOD, events);
 }
 
 /* Sends the rest of what the socket did not take.  0, or -1: closed. */
@@ -405,18 +432,18 @@ static int
 bench_conn_flush(struct bench_worker *w, struct bench_conn *c)
 {
 	while (c->pending_off < c->pending_len) {
-		ssize_t n = io_send_some(c->fd, c->pending + c->pending_off,
+		ssize_t n = transport_send(&c->t, c->pending + c->pending_off,
 		    c->pending_len - c->pending_off);
 		if (n == -1)
 			return -1;
 		if (n == 0)
-			return 0;
+			return bench_conn_rewatch(w, c);
 		c->pending_off += (size_t)n;
 	}
 	free(c->pending);
 	c->pending = NULL;
 	c->pending_off = c->pending_len = 0;
-	return bench_conn_watch(w, c, EPOLL_CTL_MOD, EPOLLIN);
+	return bench_conn_rewatch(w, c);
 }
 
 /*
@@ -454,7 +481,7 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 		}
 		if (len == 0)
 			return 0;
-		ssize_t n = io_send_some(c->fd, w->wbuf, len);
+		ssize_t n = transport_send(&c->t, w->wbuf, len);
 		if (n == -1)
 			return -1;
 		if (n == (ssize_t)len)
@@ -467,8 +494,7 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 		memcpy(c->pending, w->wbuf + done, len - done);
 		c->pending_off = 0;
 		c->pending_len = len - done;
-		return bench_conn_watch(
-		    w, c, EPOLL_CTL_MOD, EPOLLIN | EPOLLOUT);
+		return bench_conn_rewatch(w, c);
 	}
 }
 
@@ -476,7 +502,7 @@ bench_conn_send(struct bench_worker *w, struct bench_conn *c)
 static void
 bench_conn_readable(struct bench_worker *w, struct bench_conn *c)
 {
-	ssize_t n = recv(c->fd, w->rbuf, BENCH_READ_SIZE, 0);
+	ssize_t n = transport_recv(&c->t, w->rbuf, BENCH_READ_SIZE);
 	uint32_t expected = c->check.expect;
 
 	if (n == -1 &&
@@ -519,10 +545,15 @@ bench_conn_readable(struct bench_worker *w, struct bench_conn *c)
 		bench_conn_fail(w, c, &w->closed_early);
 }
 
+/* Records read from the socket whose bytes TLS still holds: read on. */
+#define BENCH_PENDING_READS 64
+
 static void
 bench_conn_event(struct bench_worker *w, struct bench_conn *c, uint32_t events)
 {
-	if ((events & EPOLLOUT) != 0 && c->pending_len > 0) {
+	/* Plain TCP: EPOLLOUT; TLS may wait for EPOLLIN to send. */
+	if ((events & (uint32_t)transport_wants(&c->t, 1)) != 0 &&
+	    c->pending_len > 0) {
 		if (bench_conn_flush(w, c) == -1) {
 			bench_conn_fail(w, c, &w->closed_early);
 			return;
@@ -532,8 +563,22 @@ bench_conn_event(struct bench_worker *w, struct bench_conn *c, uint32_t events)
 			return;
 		}
 	}
-	if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 && c->fd >= 0)
+	if (c->t.fd < 0 ||
+	    (events &
+	        (EPOLLIN | EPOLLERR | EPOLLHUP |
+	            (uint32_t)transport_wants(&c->t, 0))) == 0)
+		goto out;
+	bench_conn_readable(w, c);
+	/* TLS: bytes it took off the socket and holds, decrypted. */
+	for (int i = 0; i < BENCH_PENDING_READS && c->t.fd >= 0 &&
+	     transport_pending(&c->t) > 0;
+	     i++)
 		bench_conn_readable(w, c);
+out:
+	/* TLS: what a stalled read or write waits for may have changed. */
+	if (c->t.fd >= 0 && c->t.ops->wants != NULL &&
+	    bench_conn_rewatch(w, c) == -1)
+		bench_conn_fail(w, c, &w->closed_early);
 }
 
 /* ---- connecting ---------------------------------------------------- */
@@ -541,11 +586,9 @@ bench_conn_event(struct bench_worker *w, struct bench_conn *c, uint32_t events)
 static void
 bench_connect_failed(struct bench_worker *w, struct bench_conn *c, int err)
 {
-	if (w->connect_errno == 0)
+	if (w->connect_errno == 0 && w->connect_error[0] == '\0')
 		w->connect_errno = err;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	transport_close(&c->t);
 	c->state = BENCH_CLOSED;
 	w->connect_failed++;
 	bench_worker_publish_errors(w);
@@ -561,14 +604,87 @@ bench_connect_done(struct bench_worker *w, struct bench_conn *c)
 		bench_connect_failed(w, c, errno);
 		return;
 	}
-	/* Best effort: a socket that keeps Nagle is merely slower. */
-	(void)net_set_nodelay(c->fd);
 	c->state = BENCH_DONE;
 	c->deadline_ns = 0;
-	histogram_record(
-	    &w->connect, w->now > c->connect_ns ? w->now - c->connect_ns : 0);
+	if (w->shared->tls != NULL) {
+		/*
+		 * The clock itself, not the wake-up's: a handshake may end
+		 * within the call that began it (the server answered
+		 * between its write and its read).
+		 */
+		uint64_t now = clock_now_ns();
+		histogram_record(&w->handshake,
+		    now > c->handshake_ns ? now - c->handshake_ns : 0);
+	}
 	bench_bump(&w->connected, 1);
 	bench_bump(&w->open, 1);
+}
+
+/* A failed handshake: its reason is kept (the first one). */
+static void
+bench_handshake_failed(
+    struct bench_worker *w, struct bench_conn *c, const char *why)
+{
+	if (w->connect_errno == 0 && w->connect_error[0] == '\0')
+		snprintf(w->connect_error, sizeof(w->connect_error),
+		    "TLS handshake failed: %s", why);
+	bench_connect_failed(w, c, EPROTO);
+}
+
+/*
+ * Takes c's handshake as far as it goes.  Returns 1 while it is still
+ * under way, else 0 (done, or failed and counted).
+ */
+static int
+bench_handshake_step(struct bench_worker *w, struct bench_conn *c)
+{
+	char why[TLS_ERR_MAX];
+	short events = 0;
+	int rc = c->t.ops->handshake(&c->t, &events, why, sizeof(why));
+
+	if (rc == TLS_DONE) {
+		bench_connect_done(w, c);
+		return 0;
+	}
+	if (rc == TLS_FAILED) {
+		bench_handshake_failed(w, c, why);
+		return 0;
+	}
+	if ((uint32_t)events != c->watching &&
+	    bench_conn_watch(w, c, EPOLL_CTL_MOD, (uint32_t)events) == -1) {
+		bench_connect_failed(w, c, errno);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * The TCP connection is up: its connect time counts, then TLS starts
+ * or the connection is ready.  Returns 1 while a handshake is under
+ * way, else 0.
+ */
+static int
+bench_connect_established(struct bench_worker *w, struct bench_conn *c)
+{
+	char why[TLS_ERR_MAX];
+	int fd = c->t.fd;
+
+	histogram_record(
+	    &w->connect, w->now > c->connect_ns ? w->now - c->connect_ns : 0);
+	/* Best effort: a socket that keeps Nagle is merely slower. */
+	(void)net_set_nodelay(fd);
+	if (w->shared->tls == NULL) {
+		bench_connect_done(w, c);
+		return 0;
+	}
+	if (tls_transport(&c->t, fd, w->shared->tls, why, sizeof(why)) == -1) {
+		bench_handshake_failed(w, c, why);
+		return 0;
+	}
+	c->state = BENCH_HANDSHAKING;
+	c->handshake_ns = clock_now_ns();
+	c->deadline_ns = w->now + (uint64_t)(w->o->timeout * BENCH_NS);
+	return bench_handshake_step(w, c);
 }
 
 /* Starts connecting c.  Returns 1 if now in progress, else 0. */
@@ -579,17 +695,18 @@ bench_connect_start(struct bench_worker *w, struct bench_conn *c)
 	int rc;
 
 	c->connect_ns = clock_now_ns();
-	c->fd = socket(
+	int fd = socket(
 	    sh->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (c->fd == -1) {
+	if (fd == -1) {
 		bench_connect_failed(w, c, errno);
 		return 0;
 	}
+	transport_plain(&c->t, fd);
 	c->state = BENCH_CONNECTING;
 	c->deadline_ns = w->now + (uint64_t)(w->o->timeout * BENCH_NS);
 	do
 		rc = connect(
-		    c->fd, (const struct sockaddr *)&sh->addr, sh->addrlen);
+		    fd, (const struct sockaddr *)&sh->addr, sh->addrlen);
 	while (rc == -1 && errno == EINTR);
 	if (rc == -1 && errno != EINPROGRESS) {
 		bench_connect_failed(w, c, errno);
@@ -618,10 +735,10 @@ bench_worker_stop_connecting(struct bench_worker *w, uint32_t started)
 {
 	for (uint32_t i = 0; i < started; i++) {
 		struct bench_conn *c = &w->conns[i];
-		if (c->state != BENCH_CONNECTING)
+		if (c->state != BENCH_CONNECTING &&
+		    c->state != BENCH_HANDSHAKING)
 			continue;
-		close(c->fd);
-		c->fd = -1;
+		transport_close(&c->t);
 		c->state = BENCH_CLOSED;
 	}
 }
@@ -660,29 +777,39 @@ bench_worker_connect(struct bench_worker *w)
 			struct bench_conn *c = events[i].data.ptr;
 			int err = 0;
 			socklen_t len = sizeof(err);
+			if (c->state == BENCH_HANDSHAKING) {
+				if (!bench_handshake_step(w, c))
+					connecting--;
+				continue;
+			}
 			if (c->state != BENCH_CONNECTING) {
 				/* Early data or close from the server. */
 				bench_conn_event(w, c, events[i].events);
 				continue;
 			}
-			connecting--;
-			if (getsockopt(
-			        c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			if (getsockopt(c->t.fd, SOL_SOCKET, SO_ERROR, &err,
+			        &len) == -1)
 				err = errno;
-			if (err != 0)
+			if (err != 0) {
+				connecting--;
 				bench_connect_failed(w, c, err);
-			else
-				bench_connect_done(w, c);
+			} else if (!bench_connect_established(w, c)) {
+				connecting--;
+			}
 		}
 		if (w->now < next_check)
 			continue;
 		next_check = w->now + BENCH_TICK_NS;
 		for (uint32_t i = 0; i < next; i++) {
 			struct bench_conn *c = &w->conns[i];
-			if (c->state == BENCH_CONNECTING &&
-			    c->deadline_ns <= w->now) {
+			if (c->deadline_ns > w->now)
+				continue;
+			if (c->state == BENCH_CONNECTING) {
 				connecting--;
 				bench_connect_failed(w, c, ETIMEDOUT);
+			} else if (c->state == BENCH_HANDSHAKING) {
+				connecting--;
+				bench_handshake_failed(w, c, "timed out");
 			}
 		}
 	}
@@ -976,6 +1103,48 @@ bench_family_name(int family)
 }
 
 /*
+ * --tls: the probe's handshake, within the timeout, so a certificate
+ * that does not verify is one clear error, not a failure per
+ * connection.  Closes fd.  0, or -1 with the reason in why.
+ */
+static int
+bench_probe_tls(const struct bench_options *o, struct bench_shared *sh,
+    struct bench_result *r, int fd, char *why, size_t whylen)
+{
+	struct transport t;
+	char err[TLS_ERR_MAX];
+	uint64_t deadline = clock_now_ms() + (uint64_t)(o->timeout * 1000);
+	int rc = TLS_AGAIN;
+
+	if (tls_transport(&t, fd, sh->tls, err, sizeof(err)) == -1) {
+		close(fd);
+		snprintf(why, whylen, "%s", err);
+		return -1;
+	}
+	while (rc == TLS_AGAIN) {
+		struct pollfd pfd = {.fd = fd};
+		rc = tls_handshake(&t, &pfd.events, err, sizeof(err));
+		if (rc != TLS_AGAIN)
+			break;
+		int left = clock_ms_until(deadline);
+		if (left == 0 || (poll(&pfd, 1, left) == 0)) {
+			snprintf(err, sizeof(err), "timed out after %g s",
+			    o->timeout);
+			rc = TLS_FAILED;
+		}
+	}
+	if (rc == TLS_DONE)
+		snprintf(r->tls_version, sizeof(r->tls_version), "%s",
+		    tls_version(&t));
+	else
+		snprintf(why, whylen,
+		    "TLS handshake with %s port %s failed: %s", o->host,
+		    o->port, err);
+	transport_close(&t);
+	return rc == TLS_DONE ? 0 : -1;
+}
+
+/*
  * Resolves the target (in the family asked for) and checks that one of
  * its addresses answers: that address is the one every connection
  * uses.  0, or -1 with the reason in why.
@@ -1015,13 +1184,17 @@ bench_probe(const struct bench_options *o, struct bench_shared *sh,
 		return -1;
 	}
 	r->family = sh->addr.ss_family;
+	if (sh->tls != NULL && bench_probe_tls(o, sh, r, fd, why, whylen) == -1)
+		return -1;
 	if (getnameinfo((struct sockaddr *)&sh->addr, sh->addrlen, numeric,
 	        sizeof(numeric), NULL, 0, NI_NUMERICHOST) != 0)
 		snprintf(numeric, sizeof(numeric), "%s", r->target);
-	bench_note(hooks, "%s port %s (%s): connected in %.3f ms", numeric,
+	bench_note(hooks, "%s port %s (%s): connected in %.3f ms%s%s", numeric,
 	    o->port, bench_family_name(r->family),
-	    (double)(clock_now_ns() - began) / 1e6);
-	close(fd);
+	    (double)(clock_now_ns() - began) / 1e6,
+	    sh->tls != NULL ? ", over " : "", r->tls_version);
+	if (sh->tls == NULL)
+		close(fd);
 	return 0;
 }
 
@@ -1038,6 +1211,7 @@ bench_worker_init(
 	w->epfd = -1;
 	histogram_reset(&w->latency);
 	histogram_reset(&w->connect);
+	histogram_reset(&w->handshake);
 	w->nconns = (uint32_t)((o->connections - index + sh->threads - 1) /
 	    sh->threads);
 	w->conns = calloc(w->nconns, sizeof(*w->conns));
@@ -1049,7 +1223,7 @@ bench_worker_init(
 	for (uint32_t i = 0; i < w->nconns; i++) {
 		struct bench_conn *c = &w->conns[i];
 		c->worker = w;
-		c->fd = -1;
+		c->t.fd = -1;
 		c->id = index + i * sh->threads;
 		c->sent_ns = calloc(o->in_flight, sizeof(*c->sent_ns));
 		if (c->sent_ns == NULL)
@@ -1273,8 +1447,11 @@ bench_collect(struct bench_result *r, struct bench_worker *workers,
 		struct bench_worker *w = &workers[i];
 		r->connected += bench_read(&w->connected);
 		r->connect_failed += w->connect_failed;
-		if (r->connect_errno == 0)
+		if (r->connect_errno == 0 && r->connect_error[0] == '\0') {
 			r->connect_errno = w->connect_errno;
+			memcpy(r->connect_error, w->connect_error,
+			    sizeof(r->connect_error));
+		}
 		r->closed_early += w->closed_early;
 		r->timed_out += w->timed_out;
 		r->unanswered += w->unanswered;
@@ -1287,6 +1464,7 @@ bench_collect(struct bench_result *r, struct bench_worker *workers,
 		payload_counts_add(&r->counts, &w->counts);
 		histogram_add(&r->latency, &w->latency);
 		histogram_add(&r->connect, &w->connect);
+		histogram_add(&r->handshake, &w->handshake);
 		if (w->connect_start < connect_start)
 			connect_start = w->connect_start;
 		if (w->connect_end > connect_end)
@@ -1327,6 +1505,33 @@ bench_start_time(char *buf, size_t size)
 	    (unsigned)(ts.tv_nsec / 1000000) % 1000u);
 }
 
+/*
+ * --tls: the context every connection shares, verifying the name given
+ * or the host (an IPv6 literal unbracketed).  0, or -1 with why.
+ */
+static int
+bench_tls_setup(const struct bench_options *o, struct bench_shared *sh,
+    char *why, size_t whylen)
+{
+	struct tls_client_options to = o->tls_options;
+	char name[NI_MAXHOST], err[TLS_ERR_MAX];
+	size_t len = strlen(o->host);
+
+	if (to.servername == NULL) {
+		if (len > 2 && o->host[0] == '[' && o->host[len - 1] == ']')
+			snprintf(name, sizeof(name), "%.*s", (int)(len - 2),
+			    o->host + 1);
+		else
+			snprintf(name, sizeof(name), "%s", o->host);
+		to.servername = name;
+	}
+	if ((sh->tls = tls_client_new(&to, err, sizeof(err))) == NULL) {
+		snprintf(why, whylen, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 bench_run(const struct bench_options *o, struct bench_result *r,
     const struct bench_hooks *hooks, char *why, size_t whylen)
@@ -1342,14 +1547,17 @@ bench_run(const struct bench_options *o, struct bench_result *r,
 	memset(r, 0, sizeof(*r));
 	histogram_reset(&r->latency);
 	histogram_reset(&r->connect);
+	histogram_reset(&r->handshake);
 	bench_start_time(r->start, sizeof(r->start));
 	if (bench_options_check(o, why, whylen) == -1)
 		return -1;
 	memset(&sh, 0, sizeof(sh));
 	sh.options = o;
 	sh.threads = o->threads < o->connections ? o->threads : o->connections;
-	if (bench_probe(o, &sh, r, hooks, why, whylen) == -1)
+	if (o->tls && bench_tls_setup(o, &sh, why, whylen) == -1)
 		return -1;
+	if (bench_probe(o, &sh, r, hooks, why, whylen) == -1)
+		goto out;
 
 	workers = calloc(sh.threads, sizeof(*workers));
 	scratch = malloc(4 * sizeof(*scratch));
@@ -1409,6 +1617,7 @@ bench_run(const struct bench_options *o, struct bench_result *r,
 	pthread_mutex_destroy(&sh.lock);
 	pthread_cond_destroy(&sh.cond);
 out:
+	tls_context_unref(sh.tls);
 	for (unsigned i = 0; i < initialised; i++)
 		bench_worker_free(&workers[i]);
 	free(workers);

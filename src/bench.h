@@ -13,6 +13,7 @@
 
 #include "histogram.h"
 #include "payload.h"
+#include "tls.h"
 
 #define BENCH_MAX_CONNECTIONS 1000000
 #define BENCH_MAX_THREADS 256
@@ -24,6 +25,8 @@
 #define BENCH_MAX_PERCENTILES 16
 /* Timeline rows kept (a day at 1 s); later ones are counted, not kept. */
 #define BENCH_TIMELINE_MAX 86400
+/* Room for why a connection failed: "TLS handshake failed: REASON". */
+#define BENCH_ERROR_MAX (TLS_ERR_MAX + 32)
 /* Open loop: the share of messages that must leave on time. */
 #define BENCH_RATE_KEPT_PERCENT 95
 
@@ -52,6 +55,9 @@ struct bench_options {
 	 * signal number) ends up in bench_result.interrupted.
 	 */
 	atomic_int *stop;
+	int tls; /* --tls: every connection over TLS */
+	/* --tls-ca, --tls-servername (NULL: the host), --tls-insecure */
+	struct tls_client_options tls_options;
 };
 
 /* Fills in the documented defaults. */
@@ -99,6 +105,8 @@ struct bench_result {
 	uint64_t connected; /* connections established */
 	uint64_t connect_failed; /* connections that never were */
 	int connect_errno; /* why the first of them failed */
+	char connect_error[BENCH_ERROR_MAX]; /* or this, for a handshake */
+	char tls_version[16]; /* --tls: what the probe negotiated */
 	uint64_t closed_early; /* closed or reset by the peer */
 	uint64_t timed_out; /* given up: no reply in time */
 	uint64_t unanswered; /* of those, never sent a single byte */
@@ -117,6 +125,7 @@ struct bench_result {
 	double bytes_per_sec; /* the same in bytes, one direction */
 	struct histogram latency; /* ns, measured messages only */
 	struct histogram connect; /* ns to establish each connection */
+	struct histogram handshake; /* ns each TLS handshake took after it */
 	struct bench_sample *timeline; /* every --interval, in order */
 	size_t timeline_len;
 	uint64_t timeline_dropped; /* rows past BENCH_TIMELINE_MAX */

@@ -83,6 +83,15 @@ usage(FILE *out)
 	    "  -T, --timeout TIME    to connect, and to wait for each reply "
 	    "(default 5s)\n"
 	    "  -4, -6                IPv4 or IPv6 addresses only\n"
+	    "      --tls             every connection over TLS, the "
+	    "server's certificate\n"
+	    "                        and name verified; the handshake "
+	    "timed apart\n"
+	    "      --tls-ca FILE     trust the CAs in FILE (default: the "
+	    "system's)\n"
+	    "      --tls-servername NAME  the name to verify and send "
+	    "(default: HOST)\n"
+	    "      --tls-insecure    TLS without verifying the server\n"
 	    "      --interval TIME   a timeline row every TIME (default 1s "
 	    "at a terminal;\n"
 	    "                        0 for none)\n"
@@ -310,11 +319,14 @@ static void
 verbose_result(const struct bench_cli *cli, const struct bench_options *o,
     const struct bench_result *r)
 {
-	char a[32], b[32], c[32], first[128] = "";
+	char a[32], b[32], c[32], first[BENCH_ERROR_MAX + 16] = "";
 
 	if (r->connect_errno != 0)
 		snprintf(first, sizeof(first), " (the first: %s)",
 		    strerror(r->connect_errno));
+	if (r->connect_error[0] != '\0')
+		snprintf(
+		    first, sizeof(first), " (the first: %s)", r->connect_error);
 	fprintf(stderr,
 	    "%s: %" PRIu64 " connections established to %s, %" PRIu64
 	    " failed%s; connect time p50 %s, p99 %s, max %s\n",
@@ -405,7 +417,11 @@ main(int argc, char **argv)
 		OPT_INTERVAL,
 		OPT_PERCENTILES,
 		OPT_HGRM,
-		OPT_MERGE
+		OPT_MERGE,
+		OPT_TLS,
+		OPT_TLS_CA,
+		OPT_TLS_SERVERNAME,
+		OPT_TLS_INSECURE
 	};
 	static const struct option longopts[] = {
 	    {"connections", required_argument, NULL, 'c'},
@@ -423,6 +439,10 @@ main(int argc, char **argv)
 	    {"hgrm", required_argument, NULL, OPT_HGRM},
 	    {"json", no_argument, NULL, OPT_JSON},
 	    {"merge", no_argument, NULL, OPT_MERGE},
+	    {"tls", no_argument, NULL, OPT_TLS},
+	    {"tls-ca", required_argument, NULL, OPT_TLS_CA},
+	    {"tls-servername", required_argument, NULL, OPT_TLS_SERVERNAME},
+	    {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"quiet", no_argument, NULL, 'q'}, {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
@@ -432,7 +452,7 @@ main(int argc, char **argv)
 	struct args_endpoint ep = {.host = "127.0.0.1", .port = "9999"};
 	struct bench_hooks hooks;
 	char why[256];
-	int ch, status;
+	int ch, status, tls_given = 0;
 	uint64_t limit;
 
 	memset(&cli, 0, sizeof(cli));
@@ -500,6 +520,25 @@ main(int argc, char **argv)
 		case OPT_MERGE:
 			cli.merge = 1;
 			break;
+		case OPT_TLS:
+			o.tls = 1;
+			break;
+		case OPT_TLS_CA:
+		case OPT_TLS_SERVERNAME:
+			if (optarg[0] == '\0')
+				return args_usage_error(PROG, "%s: empty value",
+				    ch == OPT_TLS_CA ? "--tls-ca"
+				                     : "--tls-servername");
+			if (ch == OPT_TLS_CA)
+				o.tls_options.ca_file = optarg;
+			else
+				o.tls_options.servername = optarg;
+			tls_given = 1;
+			break;
+		case OPT_TLS_INSECURE:
+			o.tls_options.insecure = 1;
+			tls_given = 1;
+			break;
 		case '4':
 		case '6':
 			if (o.family != AF_UNSPEC &&
@@ -524,6 +563,13 @@ main(int argc, char **argv)
 			return getopt_error(ch, argv);
 		}
 	}
+	if (tls_given && !o.tls)
+		return args_usage_error(PROG,
+		    "--tls-ca, --tls-servername and --tls-insecure need --tls");
+	if (o.tls_options.insecure && o.tls_options.ca_file != NULL)
+		return args_usage_error(PROG,
+		    "--tls-insecure and --tls-ca: choose one (--tls-insecure "
+		    "verifies nothing)");
 	if (cli.merge)
 		return merge(&cli, &o, argc - optind, argv + optind);
 	if (args_operands(

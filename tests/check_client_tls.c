@@ -28,31 +28,6 @@
 #define T_OUT_MAX (4u << 20)
 #define T_ERR_MAX 8192
 
-static char certdir[] = "/tmp/check_client_tls.XXXXXX";
-
-/* The path of a file the test made in certdir (a few at a time). */
-static const char *
-cert(const char *name)
-{
-	static char paths[16][256];
-	static int next;
-	char *p = paths[next++ % 16];
-
-	snprintf(p, 256, "%s/%s", certdir, name);
-	return p;
-}
-
-static void
-certs_setup(void)
-{
-	static int made;
-
-	if (made++)
-		return;
-	ck_assert_ptr_nonnull(mkdtemp(certdir));
-	testutil_make_certs(certdir);
-}
-
 /* What a finished tcpchat said and how it ended. */
 struct run {
 	char *out;
@@ -138,14 +113,14 @@ tls_chatd(struct testutil_chatd *d, const char *mode, const char *crt,
 	snprintf(pem, sizeof(pem), "%s.pem", crt);
 	snprintf(key, sizeof(key), "%s.key", crt);
 	extra[n++] = "--tls-cert";
-	extra[n++] = cert(pem);
+	extra[n++] = testutil_cert(pem);
 	extra[n++] = "--tls-key";
-	extra[n++] = cert(key);
+	extra[n++] = testutil_cert(key);
 	extra[n++] = "--handshake-timeout";
 	extra[n++] = "3";
 	if (client_ca != NULL) {
 		extra[n++] = "--tls-client-ca";
-		extra[n++] = cert(client_ca);
+		extra[n++] = testutil_cert(client_ca);
 	}
 	extra[n] = NULL;
 	testutil_chatd_start(d, mode, extra);
@@ -178,13 +153,15 @@ peer_start(struct testutil_proc *p, const char *which)
 	snprintf(accept, sizeof(accept), "127.0.0.1:%d", port);
 	if (strcmp(which, "ncat") == 0) {
 		const char *argv[] = {"ncat", "--ssl", "--ssl-cert",
-		    cert("server.pem"), "--ssl-key", cert("server.key"), "-l",
-		    "127.0.0.1", portstr, NULL};
+		    testutil_cert("server.pem"), "--ssl-key",
+		    testutil_cert("server.key"), "-l", "127.0.0.1", portstr,
+		    NULL};
 		testutil_spawn(p, (char *const *)argv);
 	} else {
 		const char *argv[] = {"openssl", "s_server", "-quiet",
 		    "-naccept", "1", "-accept", accept, "-cert",
-		    cert("server.pem"), "-key", cert("server.key"), NULL};
+		    testutil_cert("server.pem"), "-key",
+		    testutil_cert("server.key"), NULL};
 		testutil_spawn(p, (char *const *)argv);
 	}
 	ck_assert_msg(testutil_wait_listening(port, testutil_wait_ms(10000)),
@@ -236,8 +213,8 @@ exchange_with(const char *which)
 
 	/* One-shot: the message as a line, its reply printed. */
 	memset(&b, 0, sizeof(b));
-	const char *one[] = {"--tls", "--tls-ca", cert("ca.pem"), "-w", "10s",
-	    "-m", "hello over TLS 你好", at(port), NULL};
+	const char *one[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"), "-w",
+	    "10s", "-m", "hello over TLS 你好", at(port), NULL};
 	memcpy(b.args, one, sizeof(one));
 	background_start(&b);
 	testutil_expect_str(peer.out_fd, "hello over TLS 你好\n");
@@ -266,7 +243,7 @@ script_with(const char *which)
 	char *out = malloc(T_OUT_MAX), err[T_ERR_MAX];
 	int port = peer_start(&peer, which);
 	const char *argv[] = {testutil_program("tcpchat"), "--tls", "--tls-ca",
-	    cert("ca.pem"), "-w", "5s", at(port), NULL};
+	    testutil_cert("ca.pem"), "-w", "5s", at(port), NULL};
 
 	ck_assert_ptr_nonnull(out);
 	testutil_spawn(&client, (char *const *)argv);
@@ -329,31 +306,31 @@ START_TEST(test_tcpchatd_echo)
 
 	tls_chatd(&d, "echo", "server", NULL);
 	/* By name and by address: the certificate names both. */
-	const char *one[] = {
-	    "--tls", "--tls-ca", cert("ca.pem"), "-m", "hi", at(d.port), NULL};
+	const char *one[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"), "-m",
+	    "hi", at(d.port), NULL};
 	tcpchat_run(&r, "", 0, one);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_str_eq(r.out, "hi\n");
 	run_free(&r);
 	char addr[32];
 	snprintf(addr, sizeof(addr), "127.0.0.1:%d", d.port);
-	const char *ip[] = {
-	    "--tls", "--tls-ca", cert("ca.pem"), "-m", "by ip", addr, NULL};
+	const char *ip[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"), "-m",
+	    "by ip", addr, NULL};
 	tcpchat_run(&r, "", 0, ip);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_str_eq(r.out, "by ip\n");
 	run_free(&r);
 	/* Megabytes both ways at once: TLS records, partial sends. */
-	const char *script[] = {
-	    "--tls", "--tls-ca", cert("ca.pem"), "-w", "5s", at(d.port), NULL};
+	const char *script[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"),
+	    "-w", "5s", at(d.port), NULL};
 	tcpchat_run(&r, input, BIG, script);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_msg(memcmp(r.out, input, BIG) == 0,
 	    "the echo of %d bytes differs", BIG);
 	run_free(&r);
 	/* -v names what was negotiated. */
-	const char *verbose[] = {"-v", "--tls", "--tls-ca", cert("ca.pem"),
-	    "-m", "v", at(d.port), NULL};
+	const char *verbose[] = {"-v", "--tls", "--tls-ca",
+	    testutil_cert("ca.pem"), "-m", "v", at(d.port), NULL};
 	tcpchat_run(&r, "", 0, verbose);
 	ck_assert_int_eq(r.status, 0);
 	ck_assert_msg(strstr(r.err, " over TLSv1.3 in ") != NULL &&
@@ -375,7 +352,7 @@ static void
 live_start(struct live *l, int port)
 {
 	const char *argv[] = {testutil_program("tcpchat"), "--tls", "--tls-ca",
-	    cert("ca.pem"), "-w", "3s", at(port), NULL};
+	    testutil_cert("ca.pem"), "-w", "3s", at(port), NULL};
 
 	testutil_spawn(&l->proc, (char *const *)argv);
 }
@@ -505,13 +482,13 @@ expect_refused(const char *crt, const char *const args[], const char *host,
 
 START_TEST(test_refuses_bad_certificates)
 {
-	const char *ca[] = {"--tls-ca", cert("ca.pem"), NULL};
-	const char *other[] = {"--tls-ca", cert("other-ca.pem"), NULL};
+	const char *ca[] = {"--tls-ca", testutil_cert("ca.pem"), NULL};
+	const char *other[] = {"--tls-ca", testutil_cert("other-ca.pem"), NULL};
 	const char *system_store[] = {NULL};
-	const char *by_ip[] = {
-	    "--tls-ca", cert("ca.pem"), "--tls-servername", "127.0.0.2", NULL};
-	const char *renamed[] = {"--tls-ca", cert("ca.pem"), "--tls-servername",
-	    "elsewhere.example", NULL};
+	const char *by_ip[] = {"--tls-ca", testutil_cert("ca.pem"),
+	    "--tls-servername", "127.0.0.2", NULL};
+	const char *renamed[] = {"--tls-ca", testutil_cert("ca.pem"),
+	    "--tls-servername", "elsewhere.example", NULL};
 
 	expect_refused("expired", ca, "localhost", "certificate has expired");
 	expect_refused("wrongname", ca, "localhost", "hostname mismatch");
@@ -533,7 +510,7 @@ START_TEST(test_servername_and_insecure)
 
 	/* --tls-servername: the name the certificate carries. */
 	tls_chatd(&d, "echo", "wrongname", NULL);
-	const char *named[] = {"--tls", "--tls-ca", cert("ca.pem"),
+	const char *named[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"),
 	    "--tls-servername", "other.example", "-m", "named", at(d.port),
 	    NULL};
 	tcpchat_run(&r, "", 0, named);
@@ -612,8 +589,8 @@ START_TEST(test_client_certificate)
 
 	tls_chatd(&d, "echo", "server", "ca.pem");
 	/* Without one: TLS 1.3 says so in an alert after the handshake. */
-	const char *none[] = {"--tls", "--tls-ca", cert("ca.pem"), "-m",
-	    "let me in", at(d.port), NULL};
+	const char *none[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"),
+	    "-m", "let me in", at(d.port), NULL};
 	tcpchat_run(&r, "", 0, none);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(
@@ -623,9 +600,9 @@ START_TEST(test_client_certificate)
 	run_free(&r);
 	testutil_chatd_expect_sub(&d, "TLS handshake failed:");
 	/* Signed by the CA the server asks for: served. */
-	const char *mine[] = {"--tls", "--tls-ca", cert("ca.pem"), "--tls-cert",
-	    cert("client.pem"), "--tls-key", cert("client.key"), "-m", "signed",
-	    at(d.port), NULL};
+	const char *mine[] = {"--tls", "--tls-ca", testutil_cert("ca.pem"),
+	    "--tls-cert", testutil_cert("client.pem"), "--tls-key",
+	    testutil_cert("client.key"), "-m", "signed", at(d.port), NULL};
 	tcpchat_run(&r, "", 0, mine);
 	ck_assert_msg(r.status == 0, "%s", r.err);
 	ck_assert_str_eq(r.out, "signed\n");
@@ -652,8 +629,9 @@ START_TEST(test_bad_files_and_usage)
 	testutil_server_start(&echo, TESTUTIL_ECHO);
 	char target[32];
 	snprintf(target, sizeof(target), "127.0.0.1:%d", echo.port);
-	const char *mismatch[] = {"--tls", "--tls-cert", cert("client.pem"),
-	    "--tls-key", cert("server.key"), "-m", "x", target, NULL};
+	const char *mismatch[] = {"--tls", "--tls-cert",
+	    testutil_cert("client.pem"), "--tls-key",
+	    testutil_cert("server.key"), "-m", "x", target, NULL};
 	tcpchat_run(&r, "", 0, mismatch);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err, "server.key") != NULL, "%s", r.err);
@@ -662,9 +640,11 @@ START_TEST(test_bad_files_and_usage)
 	testutil_server_stop(&echo);
 	/* Usage errors: exit 2, the hint. */
 	const char *const bad[][8] = {
-	    {"--tls-ca", cert("ca.pem"), "-m", "x", NULL},
-	    {"--tls", "--tls-key", cert("client.key"), "-m", "x", NULL},
-	    {"--tls", "--tls-insecure", "--tls-ca", cert("ca.pem"), NULL},
+	    {"--tls-ca", testutil_cert("ca.pem"), "-m", "x", NULL},
+	    {"--tls", "--tls-key", testutil_cert("client.key"), "-m", "x",
+	        NULL},
+	    {"--tls", "--tls-insecure", "--tls-ca", testutil_cert("ca.pem"),
+	        NULL},
 	    {"--tls", "--control", "/tmp/nowhere", NULL},
 	    {"--tls", "--tls-servername", "", NULL}};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -683,14 +663,14 @@ client_tls_suite(void)
 	Suite *s = suite_create("client_tls");
 	TCase *tc = tcase_create("peers");
 
-	tcase_add_unchecked_fixture(tc, certs_setup, NULL);
+	tcase_add_unchecked_fixture(tc, testutil_certs_setup, NULL);
 	tcase_add_test(tc, test_ncat_ssl_server);
 	tcase_add_test(tc, test_openssl_s_server);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tcpchatd");
-	tcase_add_unchecked_fixture(tc, certs_setup, NULL);
+	tcase_add_unchecked_fixture(tc, testutil_certs_setup, NULL);
 	tcase_add_test(tc, test_tcpchatd_echo);
 	tcase_add_test(tc, test_tcpchatd_chat);
 	tcase_add_test(tc, test_tcpchatd_room);
@@ -698,7 +678,7 @@ client_tls_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("verification");
-	tcase_add_unchecked_fixture(tc, certs_setup, NULL);
+	tcase_add_unchecked_fixture(tc, testutil_certs_setup, NULL);
 	tcase_add_test(tc, test_refuses_bad_certificates);
 	tcase_add_test(tc, test_servername_and_insecure);
 	tcase_add_test(tc, test_handshake_bounded_by_wait);
@@ -712,20 +692,5 @@ client_tls_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	if (!tls_available()) {
-		puts("check_client_tls: this build has no TLS: skipped");
-		return 77;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	sr = srunner_create(client_tls_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	char cmd[300];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", certdir);
-	(void)!system(cmd);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return testutil_run_tls_suite("check_client_tls", client_tls_suite());
 }

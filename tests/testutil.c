@@ -28,6 +28,7 @@
 #include "io.h"
 #include "net.h"
 #include "testutil.h"
+#include "tls.h"
 
 struct testutil_conn {
 	struct testutil_server *server;
@@ -639,6 +640,54 @@ testutil_make_certs(const char *dir)
 	    "cannot make test certificates with openssl (status %d): "
 	    "apt-get install -y openssl",
 	    rc);
+}
+
+/* Where testutil_cert's certificates are, once made. */
+static char testutil_certdir[] = "/tmp/tcpchat-certs.XXXXXX";
+static int testutil_certs_made;
+
+const char *
+testutil_cert(const char *name)
+{
+	static char paths[16][256];
+	static int next;
+	char *p = paths[next++ % 16];
+
+	if (!testutil_certs_made) {
+		ck_assert_ptr_nonnull(mkdtemp(testutil_certdir));
+		testutil_certs_made = 1;
+		testutil_make_certs(testutil_certdir);
+	}
+	snprintf(p, 256, "%s/%s", testutil_certdir, name);
+	return p;
+}
+
+void
+testutil_certs_setup(void)
+{
+	(void)testutil_cert("ca.pem");
+}
+
+int
+testutil_run_tls_suite(const char *prog, Suite *s)
+{
+	SRunner *sr;
+	int failed;
+
+	if (!tls_available()) {
+		printf("%s: this build has no TLS: skipped\n", prog);
+		srunner_free(srunner_create(s)); /* frees the suite */
+		return 77;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", testutil_certdir);
+	(void)!system(cmd);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 /* ---- a tcpchatd under test ------------------------------------------ */

@@ -190,6 +190,27 @@ int testutil_wait_line(
  */
 void testutil_make_certs(const char *dir);
 
+/*
+ * The path of name ("ca.pem", "server.key", ...) among certificates
+ * made once per process, on first use, by testutil_make_certs in a
+ * fresh directory under /tmp (static storage: 16 paths in turn).
+ */
+const char *testutil_cert(const char *name);
+
+/*
+ * An unchecked fixture that makes them before a TCase's tests fork, so
+ * that every test finds the same ones.
+ */
+void testutil_certs_setup(void);
+
+/*
+ * Runs a suite that needs TLS and certificates, as a Check main does:
+ * 77 (skipped, saying so) when the build has no TLS, else EXIT_SUCCESS
+ * or EXIT_FAILURE; the certificates are removed at the end.
+ */
+struct Suite;
+int testutil_run_tls_suite(const char *prog, struct Suite *s);
+
 /* ---- a tcpchatd under test ------------------------------------------ */
 
 /*
