@@ -105,6 +105,12 @@ tls_context_new(const SSL_METHOD *method, int server, char *err, size_t errsz)
 	SSL_CTX_set_mode(c->ctx,
 	    SSL_MODE_ENABLE_PARTIAL_WRITE |
 	        SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/*
+	 * One read() takes what the socket holds, many records at once,
+	 * not a record's header then its body: half the reads for small
+	 * messages.  What it took stays buffered: see tls_pending.
+	 */
+	SSL_CTX_set_read_ahead(c->ctx, 1);
 	atomic_init(&c->refs, 1);
 	c->server = server;
 	return c;
@@ -310,8 +316,17 @@ static size_t
 tls_pending(struct transport *t)
 {
 	struct tls_conn *c = t->impl;
+	int n = SSL_pending(c->ssl);
 
-	return (size_t)SSL_pending(c->ssl);
+	if (n > 0)
+		return (size_t)n;
+	/*
+	 * Read ahead, whole records may wait undecrypted (one that came
+	 * with the handshake's last flight, say): 1, so the owner reads
+	 * before it polls.  After a read that wanted more, what waits is
+	 * no whole record: 0, or the owner would spin on it.
+	 */
+	return c->want_recv != POLLIN && SSL_has_pending(c->ssl) ? 1 : 0;
 }
 
 static int

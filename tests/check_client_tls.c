@@ -9,8 +9,11 @@
  */
 #include "config.h"
 
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <check.h>
+#include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +26,7 @@
 #include "io.h"
 #include "testutil.h"
 #include "tls.h"
+#include "transport.h"
 
 /* Room for what one tcpchat run prints. */
 #define T_OUT_MAX (4u << 20)
@@ -657,6 +661,142 @@ START_TEST(test_bad_files_and_usage)
 }
 END_TEST
 
+/* ---- what a poll loop relies on ----------------------------------- */
+
+/*
+ * A client and a server transport with the test between them: what one
+ * sends reaches the other only when relay() moves it, in whole or in
+ * part.
+ */
+struct pair {
+	struct transport srv, cli;
+	int cli_side, srv_side; /* the test's ends */
+	struct tls_context *sctx, *cctx;
+};
+
+/* Moves up to max bytes (all there are, when 0) from fd to fd. */
+static size_t
+relay(int from, int to, size_t max)
+{
+	char buf[65536];
+	ssize_t n = recv(from, buf,
+	    max && max < sizeof(buf) ? max : sizeof(buf), MSG_DONTWAIT);
+
+	if (n <= 0)
+		return 0;
+	ck_assert_int_eq(io_write_full(to, buf, (size_t)n), n);
+	return (size_t)n;
+}
+
+static void
+pair_open(struct pair *p)
+{
+	struct tls_server_options so = {
+	    testutil_cert("server.pem"), testutil_cert("server.key"), NULL};
+	struct tls_client_options co = {
+	    testutil_cert("ca.pem"), "localhost", 0, NULL, NULL};
+	char err[TLS_ERR_MAX];
+	int a[2], b[2], done_s = 0, done_c = 0;
+
+	p->sctx = tls_server_new(&so, err, sizeof(err));
+	ck_assert_msg(p->sctx != NULL, "%s", err);
+	p->cctx = tls_client_new(&co, err, sizeof(err));
+	ck_assert_msg(p->cctx != NULL, "%s", err);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, a), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, b), 0);
+	ck_assert_int_eq(tls_transport(&p->cli, a[1], p->cctx, err, 256), 0);
+	ck_assert_int_eq(tls_transport(&p->srv, b[1], p->sctx, err, 256), 0);
+	p->cli_side = a[0];
+	p->srv_side = b[0];
+	uint64_t deadline = clock_now_ms() + testutil_wait_ms(5000);
+	while ((!done_s || !done_c) && clock_now_ms() < deadline) {
+		short ev;
+		if (!done_c) {
+			int rc = tls_handshake(&p->cli, &ev, err, sizeof(err));
+			ck_assert_msg(rc != TLS_FAILED, "client: %s", err);
+			done_c = rc == TLS_DONE;
+		}
+		relay(p->cli_side, p->srv_side, 0);
+		if (!done_s) {
+			int rc = tls_handshake(&p->srv, &ev, err, sizeof(err));
+			ck_assert_msg(rc != TLS_FAILED, "server: %s", err);
+			done_s = rc == TLS_DONE;
+		}
+		relay(p->srv_side, p->cli_side, 0);
+		poll(NULL, 0, 1);
+	}
+	ck_assert(done_s && done_c);
+}
+
+static void
+pair_close(struct pair *p)
+{
+	transport_close(&p->srv);
+	transport_close(&p->cli);
+	close(p->cli_side);
+	close(p->srv_side);
+	tls_context_unref(p->sctx);
+	tls_context_unref(p->cctx);
+}
+
+/* The server's next read, which must be exactly want. */
+static void
+expect_read(struct pair *p, const char *want)
+{
+	char buf[256];
+	ssize_t n = transport_recv(&p->srv, buf, sizeof(buf));
+
+	ck_assert_int_eq(n, (ssize_t)strlen(want));
+	ck_assert(memcmp(buf, want, (size_t)n) == 0);
+}
+
+/*
+ * Records that one read() took off the socket (TLS reads ahead) are
+ * reported by transport_pending and read without the socket turning
+ * readable again; once they are gone, and while only part of a record
+ * has come, nothing is pending: a poll loop neither waits for bytes TLS
+ * holds nor spins on bytes it cannot use yet.
+ */
+START_TEST(test_pending_after_read_ahead)
+{
+	struct pair p;
+	char buf[256];
+
+	pair_open(&p);
+	/* Three records, all in the socket before the server reads. */
+	const char *msgs[] = {"one\n", "two\n", "three\n"};
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(
+		    transport_send(&p.cli, msgs[i], strlen(msgs[i])),
+		    (ssize_t)strlen(msgs[i]));
+	ck_assert_uint_gt(relay(p.cli_side, p.srv_side, 0), 0);
+	expect_read(&p, "one\n");
+	struct pollfd pfd = {p.srv.fd, POLLIN, 0};
+	ck_assert_int_eq(poll(&pfd, 1, 0), 0); /* the socket is drained */
+	ck_assert_uint_gt(transport_pending(&p.srv), 0);
+	expect_read(&p, "two\n");
+	ck_assert_uint_gt(transport_pending(&p.srv), 0);
+	expect_read(&p, "three\n");
+	if (transport_pending(&p.srv) > 0) {
+		ck_assert_int_eq(transport_recv(&p.srv, buf, sizeof(buf)), -1);
+		ck_assert_int_eq(errno, EAGAIN);
+	}
+	ck_assert_uint_eq(transport_pending(&p.srv), 0);
+	ck_assert_int_eq(transport_wants(&p.srv, 0), POLLIN);
+	/* Ten bytes of a record: the read wants more, nothing pending. */
+	ck_assert_int_eq(transport_send(&p.cli, "later\n", 6), 6);
+	ck_assert_uint_eq(relay(p.cli_side, p.srv_side, 10), 10);
+	ck_assert_int_eq(transport_recv(&p.srv, buf, sizeof(buf)), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_uint_eq(transport_pending(&p.srv), 0);
+	/* The rest: readable again, and whole. */
+	ck_assert_uint_gt(relay(p.cli_side, p.srv_side, 0), 0);
+	ck_assert_int_eq(poll(&pfd, 1, testutil_wait_ms(2000)), 1);
+	expect_read(&p, "later\n");
+	pair_close(&p);
+}
+END_TEST
+
 static Suite *
 client_tls_suite(void)
 {
@@ -685,6 +825,12 @@ client_tls_suite(void)
 	tcase_add_test(tc, test_client_certificate);
 	tcase_add_test(tc, test_bad_files_and_usage);
 	tcase_set_timeout(tc, 90);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("transport");
+	tcase_add_unchecked_fixture(tc, testutil_certs_setup, NULL);
+	tcase_add_test(tc, test_pending_after_read_ahead);
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
 }
