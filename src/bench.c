@@ -1113,26 +1113,15 @@ bench_probe_tls(const struct bench_options *o, struct bench_shared *sh,
 {
 	struct transport t;
 	char err[TLS_ERR_MAX];
-	uint64_t deadline = clock_now_ms() + (uint64_t)(o->timeout * 1000);
-	int rc = TLS_AGAIN;
+	int rc;
 
 	if (tls_transport(&t, fd, sh->tls, err, sizeof(err)) == -1) {
 		close(fd);
 		snprintf(why, whylen, "%s", err);
 		return -1;
 	}
-	while (rc == TLS_AGAIN) {
-		struct pollfd pfd = {.fd = fd};
-		rc = tls_handshake(&t, &pfd.events, err, sizeof(err));
-		if (rc != TLS_AGAIN)
-			break;
-		int left = clock_ms_until(deadline);
-		if (left == 0 || (poll(&pfd, 1, left) == 0)) {
-			snprintf(err, sizeof(err), "timed out after %g s",
-			    o->timeout);
-			rc = TLS_FAILED;
-		}
-	}
+	rc = tls_handshake_wait(
+	    &t, (int)(o->timeout * 1000), -1, err, sizeof(err));
 	if (rc == TLS_DONE)
 		snprintf(r->tls_version, sizeof(r->tls_version), "%s",
 		    tls_version(&t));
@@ -1515,16 +1504,9 @@ bench_tls_setup(const struct bench_options *o, struct bench_shared *sh,
 {
 	struct tls_client_options to = o->tls_options;
 	char name[NI_MAXHOST], err[TLS_ERR_MAX];
-	size_t len = strlen(o->host);
 
-	if (to.servername == NULL) {
-		if (len > 2 && o->host[0] == '[' && o->host[len - 1] == ']')
-			snprintf(name, sizeof(name), "%.*s", (int)(len - 2),
-			    o->host + 1);
-		else
-			snprintf(name, sizeof(name), "%s", o->host);
-		to.servername = name;
-	}
+	if (to.servername == NULL)
+		to.servername = net_unbracket(o->host, name, sizeof(name));
 	if ((sh->tls = tls_client_new(&to, err, sizeof(err))) == NULL) {
 		snprintf(why, whylen, "%s", err);
 		return -1;

@@ -1130,21 +1130,14 @@ client_connect_control(const char *path)
 
 /*
  * The name the server's certificate must carry: --tls-servername, else
- * HOST (an IPv6 literal without its brackets) into buf.
+ * HOST (an IPv6 literal without its brackets, into buf).
  */
 static const char *
 client_tls_name(const struct client_options *o, char *buf, size_t size)
 {
-	const char *host = o->host;
-	size_t len = strlen(host);
-
 	if (o->tls_options.servername != NULL)
 		return o->tls_options.servername;
-	if (len > 2 && host[0] == '[' && host[len - 1] == ']')
-		snprintf(buf, size, "%.*s", (int)(len - 2), host + 1);
-	else
-		snprintf(buf, size, "%s", host);
-	return buf;
+	return net_unbracket(o->host, buf, size);
 }
 
 /*
@@ -1155,45 +1148,21 @@ static int
 client_handshake(struct client *c)
 {
 	const struct client_options *o = c->opts;
-	uint64_t deadline = client_wait_deadline(c), began = clock_now_ns();
+	uint64_t began = clock_now_ns();
 	char why[TLS_ERR_MAX];
+	int rc = tls_handshake_wait(&c->t, o->wait_ms > 0 ? o->wait_ms : -1,
+	    o->stop_fd, why, sizeof(why));
 
-	for (;;) {
-		struct pollfd pfd[2];
-		nfds_t n = 1;
-		short events = 0;
-		int rc = c->t.ops->handshake(&c->t, &events, why, sizeof(why));
-
-		if (rc == TLS_DONE)
-			break;
-		if (rc == TLS_FAILED) {
-			client_fail(c, "TLS handshake with %s failed: %s",
-			    c->peer, why);
-			return -1;
-		}
-		pfd[0] = (struct pollfd){.fd = c->t.fd, .events = events};
-		if (o->stop_fd >= 0)
-			pfd[n++] =
-			    (struct pollfd){.fd = o->stop_fd, .events = POLLIN};
-		int wait =
-		    deadline == CLIENT_NEVER ? -1 : clock_ms_until(deadline);
-		int ready = poll(pfd, n, wait);
-		if (ready == -1 && errno != EINTR) {
-			client_fail(c, "poll: %s", strerror(errno));
-			return -1;
-		}
-		if (n > 1 && ready > 0 && pfd[1].revents != 0) {
-			c->status = CLIENT_EXIT_ERROR;
-			c->done = 1;
-			return -1;
-		}
-		if (ready == 0) {
-			client_fail(c,
-			    "TLS handshake with %s failed: timed out after "
-			    "%g s",
-			    c->peer, client_seconds(o->wait_ms));
-			return -1;
-		}
+	if (rc == TLS_AGAIN) {
+		/* A signal: main ends the program by it. */
+		c->status = CLIENT_EXIT_ERROR;
+		c->done = 1;
+		return -1;
+	}
+	if (rc == TLS_FAILED) {
+		client_fail(
+		    c, "TLS handshake with %s failed: %s", c->peer, why);
+		return -1;
 	}
 	client_verbose(c, 1, "%s over %s in %.1f ms%s", c->peer,
 	    tls_version(&c->t), (double)(clock_now_ns() - began) / 1e6,

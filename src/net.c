@@ -15,6 +15,18 @@
 #include "clock.h"
 #include "net.h"
 
+const char *
+net_unbracket(const char *host, char *buf, size_t size)
+{
+	size_t len = strlen(host);
+
+	if (len < 3 || len - 1 > size || host[0] != '[' || host[len - 1] != ']')
+		return host;
+	memcpy(buf, host + 1, len - 2);
+	buf[len - 2] = '\0';
+	return buf;
+}
+
 /* Resolves host:port for a stream socket.  0, or the getaddrinfo code. */
 static int
 net_resolve(const char *host, const char *port, int family, int passive,
@@ -31,13 +43,8 @@ net_resolve(const char *host, const char *port, int family, int passive,
 		host = NULL;
 	/* A bracketed IPv6 literal, as users copy it from our own output. */
 	char unbracketed[NET_ADDRSTRLEN];
-	size_t hlen = host ? strlen(host) : 0;
-	if (hlen > 2 && hlen < sizeof(unbracketed) && host[0] == '[' &&
-	    host[hlen - 1] == ']') {
-		memcpy(unbracketed, host + 1, hlen - 2);
-		unbracketed[hlen - 2] = '\0';
-		host = unbracketed;
-	}
+	if (host != NULL)
+		host = net_unbracket(host, unbracketed, sizeof(unbracketed));
 	return getaddrinfo(host, port, &hints, res);
 }
 

@@ -46,6 +46,12 @@ int net_connect(
 int net_connect_family(const char *host, const char *port, int family,
     int timeout_ms, int *gai_error);
 
+/*
+ * host without the brackets of "[::1]" (copied into buf, size bytes),
+ * or host itself when it has none (or buf is too small).
+ */
+const char *net_unbracket(const char *host, char *buf, size_t size);
+
 /* Text for an error from the functions above. */
 const char *net_strerror(int gai_error, int saved_errno);
 

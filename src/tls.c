@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "net.h"
 #include "tls.h"
 
@@ -35,6 +36,33 @@ tls_fail(char *err, size_t errsz, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
+}
+
+int
+tls_handshake_wait(
+    struct transport *t, int timeout_ms, int stop_fd, char *err, size_t errsz)
+{
+	uint64_t deadline =
+	    clock_now_ms() + (uint64_t)(timeout_ms < 0 ? 0 : timeout_ms);
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+		    {.fd = t->fd}, {.fd = stop_fd, .events = POLLIN}};
+		int rc = tls_handshake(t, &pfd[0].events, err, errsz);
+		if (rc != TLS_AGAIN)
+			return rc;
+		int wait = timeout_ms < 0 ? -1 : clock_ms_until(deadline);
+		int ready =
+		    wait == 0 ? 0 : poll(pfd, stop_fd >= 0 ? 2 : 1, wait);
+		if (ready == -1 && errno != EINTR)
+			return tls_fail(
+			    err, errsz, "poll: %s", strerror(errno));
+		if (ready > 0 && stop_fd >= 0 && pfd[1].revents != 0)
+			return TLS_AGAIN;
+		if (ready == 0)
+			return tls_fail(err, errsz, "timed out after %g s",
+			    timeout_ms / 1000.0);
+	}
 }
 
 #ifdef HAVE_TLS

@@ -77,6 +77,15 @@ enum tls_handshake_result {
  */
 int tls_handshake(struct transport *t, short *events, char *err, size_t errsz);
 
+/*
+ * Takes the handshake to its end, waiting in poll: TLS_DONE; TLS_FAILED
+ * with the reason in err ("timed out after 10 s" when timeout_ms, if
+ * not negative, ran out first); or TLS_AGAIN when stop_fd (unless -1)
+ * became readable first.
+ */
+int tls_handshake_wait(
+    struct transport *t, int timeout_ms, int stop_fd, char *err, size_t errsz);
+
 /* The negotiated protocol ("TLSv1.3"), or "" before the handshake. */
 const char *tls_version(struct transport *t);
 
