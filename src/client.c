@@ -84,6 +84,11 @@ struct client {
 	size_t head_len;
 	unsigned answer_lines; /* complete lines received */
 	int answer_refused; /* and every one was a refusal */
+	/*
+	 * The password sent: the prompt it answers is not shown.  Bytes
+	 * of client_password_prompt matched so far, SIZE_MAX once past it.
+	 */
+	size_t prompt_matched;
 
 	/* User to server. */
 	char in_buf[CLIENT_CHUNK]; /* input read but not yet taken */
@@ -596,12 +601,50 @@ client_decide_now(struct client *c)
 	                                     : CLIENT_DIALECT_LINES);
 }
 
+/* What tcpchatd greets with when its room has a password. */
+static const char client_password_prompt[] = "tcpchatd: password required\n";
+
+/*
+ * With the password sent, takes the server's prompt for it off the
+ * front of what arrives (p, *len bytes): returns where the rest starts.
+ * Anything else first is shown as it came.
+ */
+static void client_got(struct client *c, const char *p, size_t len);
+
+static const char *
+client_skip_prompt(struct client *c, const char *p, size_t *len)
+{
+	size_t want = sizeof(client_password_prompt) - 1 - c->prompt_matched;
+	size_t n = 0;
+
+	while (n < *len && n < want &&
+	    p[n] == client_password_prompt[c->prompt_matched + n])
+		n++;
+	if (n < want && n == *len) {
+		c->prompt_matched += n; /* the rest may come next */
+		*len = 0;
+		return p;
+	}
+	size_t matched = c->prompt_matched + n;
+	c->prompt_matched = SIZE_MAX;
+	if (n == want) {
+		client_verbose(c, 1, "%s asked for the password", c->peer);
+	} else {
+		/* Not the prompt: what looked like it is shown after all. */
+		client_got(c, client_password_prompt, matched);
+	}
+	*len -= n;
+	return p + n;
+}
+
 /* Takes len received bytes: counts, dialect, refusal, display. */
 static void
 client_got(struct client *c, const char *p, size_t len)
 {
 	uint64_t now = clock_now_ms();
 
+	if (c->prompt_matched != SIZE_MAX)
+		p = client_skip_prompt(c, p, &len);
 	if (len == 0)
 		return;
 	if (c->rx_total == 0)
@@ -1392,6 +1435,9 @@ client_run(const struct client_options *opts, int in_fd, int out_fd, int err_fd)
 	c->control = opts->control_path != NULL;
 	c->dialect = c->control ? CLIENT_DIALECT_LINES : opts->dialect;
 	c->answer_refused = 1;
+	/* Only a client that sends the password expects its prompt. */
+	c->prompt_matched =
+	    opts->password != NULL && !c->control ? 0 : SIZE_MAX;
 	framing_init(&c->display, CLIENT_DISPLAY_MAX);
 	client_format_peer(c);
 	if (opts->escape_output &&
@@ -1405,6 +1451,11 @@ client_run(const struct client_options *opts, int in_fd, int out_fd, int err_fd)
 	if (opts->tls && !c->control && client_tls_setup(c) == -1)
 		goto out;
 	if (client_connect(c) == -1)
+		goto out;
+	/* The password first, a line whatever the dialect. */
+	if (c->prompt_matched == 0 &&
+	    (client_queue(c, opts->password, strlen(opts->password)) == -1 ||
+	        client_queue(c, "\n", 1) == -1))
 		goto out;
 	if (opts->mode == CLIENT_ONE_SHOT && client_queue_message(c) == -1)
 		goto out;

@@ -78,6 +78,11 @@ struct client_options {
 	 * --tls-cert and --tls-key.
 	 */
 	struct tls_client_options tls_options;
+	/*
+	 * --password-file: sent as the first line (tcpchatd's room
+	 * password), and the server's prompt for it not shown; or NULL.
+	 */
+	const char *password;
 };
 
 /* Fills in the defaults: 127.0.0.1:9999, scripted, 10 s, no stop_fd. */

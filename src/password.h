@@ -7,6 +7,9 @@
 
 #include <stddef.h>
 
+/* Room for password_load's error: the path twice and some words. */
+#define PASSWORD_ERR_MAX 2048
+
 /* Longest password accepted, in bytes. */
 #define PASSWORD_MAX 1024
 

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "access.h"
 #include "clock.h"
 #include "command.h"
 #include "console.h"
@@ -28,6 +30,7 @@
 #include "backlog.h"
 #include "msgbuf.h"
 #include "nick.h"
+#include "password.h"
 #include "registry.h"
 #include "relay.h"
 #include "session.h"
@@ -37,6 +40,8 @@
 
 /* A send result beside session_send's: no memory under the budget. */
 #define RELAY_NO_ROOM (-3)
+/* Not sent: the client has not given the room password yet. */
+#define RELAY_NOT_IN (-4)
 /*
  * Join and leave notices: within any 100 ms the first few go out one by
  * one, the rest as one summary at the window's end (storm.h).
@@ -77,12 +82,18 @@ struct relay_client {
 	 */
 	char name[RELAY_NAME_MAX + 1]; /* "" until /nick */
 	int welcomed; /* the history and the welcome have gone out */
+	/*
+	 * On the relay's list: in the room (with a password, once it gave
+	 * it).  Until then it is only s->user, and hears nothing.
+	 */
+	int in_room;
 	uint64_t seen_seq; /* history lines up to this came in its replay */
 	int unterminated; /* its last message ended with no newline */
 	char leave[RELAY_REASON_MAX]; /* /quit's or /kick's words, or "" */
 	/* The client's own thread only. */
 	struct flood flood;
 	uint64_t held_unreported; /* lines held back, not yet reported */
+	int wrong_passwords; /* given so far (--password-file) */
 };
 
 struct relay {
@@ -289,6 +300,7 @@ relay_report_failed(
 	    s->id, s->addr,
 	    rc == SESSION_FULL        ? "client too slow, dropping it"
 	        : rc == RELAY_NO_ROOM ? "queued output at --max-queue-total"
+	        : rc == RELAY_NOT_IN  ? "no password given yet"
 	                              : "client gone",
 	    excerpt);
 }
@@ -522,6 +534,17 @@ relay_to_room(struct relay *r, struct session *s, const char *prefix,
 		free(line);
 }
 
+/*
+ * Clients in the room: with a password, those who gave it (the
+ * registry also holds those who have not); else given, the registry's.
+ * r->lock held.
+ */
+static int
+relay_online_locked(const struct relay *r, int given)
+{
+	return r->cfg.password != NULL ? (int)r->nclients : given;
+}
+
 /* ---- joins and leaves ---------------------------------------------------- */
 
 /*
@@ -558,8 +581,12 @@ relay_storm_summary(
 	if (left > 0)
 		n += snprintf(
 		    line + n, sizeof(line) - (size_t)n, "%u left", left);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, " (%d online)\n",
-	    registry_count(r->registry));
+	int online = registry_count(r->registry);
+	pthread_mutex_lock(&r->lock);
+	online = relay_online_locked(r, online);
+	pthread_mutex_unlock(&r->lock);
+	n += snprintf(
+	    line + n, sizeof(line) - (size_t)n, " (%d online)\n", online);
 	/* Those who joined in the storm do not hear of their own joins. */
 	relay_broadcast(r, joined > 0 ? first_join : 0, line, (size_t)n,
 	    joined > 0 ? RELAY_EARLIER_ONLY : 0);
@@ -624,21 +651,18 @@ relay_greet_locked(struct relay *r, struct relay_client *c)
 	free(t.buf);
 }
 
-void
-relay_joined(struct relay *r, struct session *s, int online)
+/*
+ * c comes into the room: on the list, greeted (room mode), announced as
+ * event ("connected", "authenticated") with what it is carried over.
+ */
+static void
+relay_enter(
+    struct relay *r, struct relay_client *c, const char *what, int online)
 {
-	struct relay_client *c = calloc(1, sizeof(*c));
+	struct session *s = c->s;
 	const char *over = session_transport_name(s);
 	char notice[96], event[64];
 
-	if (c == NULL) {
-		session_close(
-		    s, "tcpchatd: error: out of memory\n", "out of memory");
-		return;
-	}
-	c->s = s;
-	flood_init(
-	    &c->flood, r->cfg.max_rate, RELAY_FLOOD_DROP_MS, clock_now_ms());
 	pthread_mutex_lock(&r->lock);
 	s->user = c;
 	c->prev = r->last;
@@ -648,18 +672,91 @@ relay_joined(struct relay *r, struct session *s, int online)
 		r->first = c;
 	r->last = c;
 	r->nclients++;
+	c->in_room = 1;
 	if (r->cfg.mode == RELAY_ROOM)
 		relay_greet_locked(r, c);
 	c->welcomed = 1;
+	online = relay_online_locked(r, online);
 	pthread_mutex_unlock(&r->lock);
 	snprintf(notice, sizeof(notice),
 	    "tcpchatd: #%" PRIu64 " joined (%d online)\n", s->id, online);
 	/* The console shows what each TLS client negotiated. */
 	if (over != NULL)
-		snprintf(event, sizeof(event), "connected over %s", over);
+		snprintf(event, sizeof(event), "%s over %s", what, over);
+	else
+		snprintf(event, sizeof(event), "%s", what);
 	/* No name yet: shown by its address. */
-	relay_announce(r, s, s->addr, over != NULL ? event : "connected",
-	    notice, 1, online);
+	relay_announce(r, s, s->addr, event, notice, 1, online);
+}
+
+void
+relay_joined(struct relay *r, struct session *s, int online)
+{
+	struct relay_client *c = calloc(1, sizeof(*c));
+	const char *over = session_transport_name(s);
+
+	if (c == NULL) {
+		session_close(
+		    s, "tcpchatd: error: out of memory\n", "out of memory");
+		return;
+	}
+	c->s = s;
+	flood_init(
+	    &c->flood, r->cfg.max_rate, RELAY_FLOOD_DROP_MS, clock_now_ms());
+	if (r->cfg.password == NULL || r->cfg.mode == RELAY_ECHO) {
+		relay_enter(r, c, "connected", online);
+		return;
+	}
+	/* Outside the room until it gives the password. */
+	pthread_mutex_lock(&r->lock);
+	s->user = c;
+	pthread_mutex_unlock(&r->lock);
+	if (session_send(s, RELAY_PASSWORD_PROMPT,
+	        sizeof(RELAY_PASSWORD_PROMPT) - 1) != SESSION_SENT)
+		console_print(r->console,
+		    "#%" PRIu64 " %s: the password prompt was not delivered",
+		    s->id, s->addr);
+	if (!r->cfg.quiet)
+		console_print(r->console,
+		    "#%" PRIu64 " %s connected%s%s, password required", s->id,
+		    s->addr, over != NULL ? " over " : "",
+		    over != NULL ? over : "");
+}
+
+/*
+ * A line from a client not yet in the room: the password, or a wrong
+ * one (after a pause; the last try closes it).  Never shown or logged.
+ */
+static void
+relay_password(struct relay *r, struct session *s, struct relay_client *c,
+    const char *msg, size_t len)
+{
+	char event[64];
+
+	if (c->wrong_passwords >= RELAY_PASSWORD_TRIES)
+		return; /* closing: the rest is ignored */
+	if (password_matches(r->cfg.password, msg, len)) {
+		relay_enter(r, c, "authenticated", 0);
+		return;
+	}
+	c->wrong_passwords++;
+	if (r->cfg.penalties != NULL)
+		access_counter_penalize(r->cfg.penalties,
+		    (const struct sockaddr *)&s->peer,
+		    RELAY_PASSWORD_PENALTY_MS);
+	/* Guessing costs a second a try, on this client's thread alone. */
+	struct timespec pause = clock_timespec_ms(RELAY_PASSWORD_PAUSE_MS);
+	while (nanosleep(&pause, &pause) == -1 && errno == EINTR)
+		;
+	snprintf(event, sizeof(event), "wrong password (%d of %d)",
+	    c->wrong_passwords, RELAY_PASSWORD_TRIES);
+	transcript_write(r->log, s->id, s->addr, "event", event, strlen(event));
+	console_print(r->console, "#%" PRIu64 " %s: %s", s->id, s->addr, event);
+	if (c->wrong_passwords < RELAY_PASSWORD_TRIES)
+		relay_reply(r, s, RELAY_PASSWORD_WRONG,
+		    sizeof(RELAY_PASSWORD_WRONG) - 1);
+	else
+		session_close(s, RELAY_PASSWORD_WRONG, "wrong password");
 }
 
 /*
@@ -749,6 +846,20 @@ relay_left(struct relay *r, struct session *s, const char *reason,
 		    r->console, "#%" PRIu64 " %s %s", s->id, s->addr, reason);
 		return;
 	}
+	if (c != NULL && !c->in_room) {
+		/* Never in the room (no password): nobody else to tell. */
+		transcript_write(
+		    r->log, s->id, s->addr, "event", reason, strlen(reason));
+		if (!r->cfg.quiet)
+			console_print(r->console,
+			    "#%" PRIu64 " %s disconnected: %s", s->id, s->addr,
+			    reason);
+		pthread_mutex_lock(&r->lock);
+		s->user = NULL;
+		pthread_mutex_unlock(&r->lock);
+		free(c);
+		return;
+	}
 	if (lost > 0 && r->cfg.mode != RELAY_ECHO)
 		relay_report_lost(r, s, undelivered, lost, reason);
 	if (c != NULL) {
@@ -761,6 +872,12 @@ relay_left(struct relay *r, struct session *s, const char *reason,
 	snprintf(event, sizeof(event), "disconnected: %s%s%s", reason,
 	    words[0] != '\0' ? ": " : "", words);
 	relay_leave_reason(reason, words, why, sizeof(why));
+	if (r->cfg.password != NULL) {
+		/* The registry counts those outside the room too. */
+		pthread_mutex_lock(&r->lock);
+		online = (int)r->nclients - (c != NULL);
+		pthread_mutex_unlock(&r->lock);
+	}
 	if (why[0] != '\0')
 		snprintf(notice, sizeof(notice),
 		    "tcpchatd: %s left (%s; %d online)\n", who, why, online);
@@ -1080,6 +1197,11 @@ relay_message(struct relay *r, struct session *s, const char *msg, size_t len)
 	atomic_fetch_add_explicit(&r->stats->msgs_in, 1, memory_order_relaxed);
 	if (c == NULL)
 		return "out of memory";
+	/* Only its own thread puts it in the room: read without the lock. */
+	if (!c->in_room) {
+		relay_password(r, s, c, msg, len);
+		return NULL;
+	}
 	pthread_mutex_lock(&r->lock);
 	c->unterminated = s->unterminated;
 	pthread_mutex_unlock(&r->lock);
@@ -1128,6 +1250,19 @@ relay_unterminated(struct relay *r, struct session *s)
 	return unterminated;
 }
 
+/* Whether s is outside the room: it has not given the password. */
+static int
+relay_outside(struct relay *r, struct session *s)
+{
+	struct relay_client *c;
+
+	pthread_mutex_lock(&r->lock);
+	c = relay_client_locked(s);
+	int outside = c != NULL && !c->in_room;
+	pthread_mutex_unlock(&r->lock);
+	return outside;
+}
+
 size_t
 relay_operator_send_all(struct relay *r, struct session *const *list, size_t n,
     const char *text, size_t len)
@@ -1156,8 +1291,9 @@ relay_operator_send_all(struct relay *r, struct session *const *list, size_t n,
 			b[bare] = relay_buffer(r, line, (size_t)n_line - bare);
 			made[bare] = 1;
 		}
-		int rc = b[bare] != NULL ? relay_send_one(r, list[i], b[bare])
-		                         : RELAY_NO_ROOM;
+		int rc = relay_outside(r, list[i]) ? RELAY_NOT_IN
+		    : b[bare] != NULL ? relay_send_one(r, list[i], b[bare])
+		                      : RELAY_NO_ROOM;
 		if (rc == SESSION_SENT) {
 			relay_log(r, list[i], "out", text, len);
 			sent++;

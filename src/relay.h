@@ -2,6 +2,7 @@
  * relay.h - tcpchatd's policy: what each mode does with what a client
  * sends (text, or a client command: command.h), names (nick.h), the
  * welcome and the room's history (backlog.h), flood control (flood.h),
+ * the room password (password.h: a client outside hears nothing),
  * joins and leaves with their reasons, who gets a message, what the
  * console and the transcript are told, and the reports of messages that
  * did not get through.  Sessions (the mechanism) call in through
@@ -14,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct access_counter;
 struct console;
 struct console_att;
 struct msgbuf_budget;
@@ -35,7 +37,29 @@ struct relay_config {
 	struct msgbuf_budget *budget; /* charged for what is relayed */
 	size_t history; /* room lines replayed to joiners; 0: none */
 	unsigned max_rate; /* lines a second per client; 0: no limit */
+	/*
+	 * Chat and room: the room password (--password-file), or NULL for
+	 * none.  A client's lines are password attempts until one matches;
+	 * before that it is not in the room: nothing it says is shown,
+	 * logged or relayed, it hears nothing, and it is not online.
+	 */
+	const char *password;
+	/*
+	 * Where a wrong password is held against the client's address
+	 * (--max-per-ip) for RELAY_PASSWORD_PENALTY_MS, or NULL.
+	 */
+	struct access_counter *penalties;
 };
+
+/* What a client is greeted with when the room has a password. */
+#define RELAY_PASSWORD_PROMPT "tcpchatd: password required\n"
+/* The answer to a wrong one, after RELAY_PASSWORD_PAUSE_MS. */
+#define RELAY_PASSWORD_WRONG "tcpchatd: error: wrong password\n"
+#define RELAY_PASSWORD_PAUSE_MS 1000
+/* Wrong passwords a connection may give; the last one closes it. */
+#define RELAY_PASSWORD_TRIES 3
+/* How long a wrong password holds a --max-per-ip slot. */
+#define RELAY_PASSWORD_PENALTY_MS 60000
 
 /* Bytes in a client's name at most (nick.h's NICK_MAX_BYTES). */
 #define RELAY_NAME_MAX 128

@@ -31,6 +31,7 @@
 #include "msgbuf.h"
 #include "net.h"
 #include "operator.h"
+#include "password.h"
 #include "registry.h"
 #include "relay.h"
 #include "server.h"
@@ -74,6 +75,7 @@ struct server {
 	struct session_flusher *flusher; /* batches lines to busy clients */
 	pthread_mutex_t tls_lock; /* guards tls: SIGHUP replaces it */
 	struct tls_context *tls; /* --tls-cert: serve TLS only; or NULL */
+	char *password; /* --password-file's, or NULL */
 	const struct session_callbacks *callbacks;
 	struct stats stats;
 	struct access_counter per_ip; /* --max-per-ip */
@@ -865,6 +867,14 @@ server_open(struct server *srv)
 			return -1;
 		}
 	}
+	if (cfg->password_file != NULL) {
+		char err[PASSWORD_ERR_MAX];
+		if (password_load(cfg->password_file, &srv->password, err,
+		        sizeof(err)) == -1) {
+			server_error(srv, "tcpchatd: %s", err);
+			return -1;
+		}
+	}
 	if (cfg->log_path != NULL &&
 	    (srv->log = transcript_open(
 	         cfg->log_path, server_on_log_event, srv)) == NULL) {
@@ -910,7 +920,9 @@ server_wire(struct server *srv)
 	    .quiet = cfg->quiet,
 	    .budget = &srv->budget,
 	    .history = cfg->history,
-	    .max_rate = cfg->mode == SERVER_ECHO ? 0 : cfg->max_rate};
+	    .max_rate = cfg->mode == SERVER_ECHO ? 0 : cfg->max_rate,
+	    .password = cfg->mode == SERVER_ECHO ? NULL : srv->password,
+	    .penalties = cfg->max_per_ip > 0 ? &srv->per_ip : NULL};
 
 	if ((srv->registry = registry_new()) == NULL) {
 		server_error(srv, "tcpchatd: cannot make the client table: %s",
@@ -1127,6 +1139,7 @@ server_free(struct server *srv)
 	relay_free(srv->relay);
 	session_flusher_free(srv->flusher);
 	tls_context_unref(srv->tls);
+	password_free(srv->password);
 	pthread_mutex_destroy(&srv->tls_lock);
 	transcript_close(srv->log);
 	registry_free(srv->registry);

@@ -76,6 +76,8 @@ struct server_config {
 	const char *control_path; /* --control: operators attach here */
 	int no_console; /* --no-console: read no console at all */
 	int use_syslog; /* --syslog: operational events to syslog */
+	/* --password-file: chat and room need its first line; or NULL. */
+	const char *password_file;
 };
 
 /* The default --max-queue-total for this machine. */

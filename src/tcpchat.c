@@ -17,6 +17,7 @@
 
 #include "args.h"
 #include "client.h"
+#include "password.h"
 #include "version.h"
 
 #define PROG "tcpchat"
@@ -60,6 +61,9 @@ tcpchat_usage(void)
 	       "      --tls-cert FILE  present this client certificate\n"
 	       "      --tls-key FILE   its private key (default: in "
 	       "--tls-cert's file)\n"
+	       "      --password-file FILE  send FILE's first line first: "
+	       "tcpchatd's room\n"
+	       "                       password (FILE must be mode 600)\n"
 	       "  -v, --verbose        connection details and timings on "
 	       "stderr (-vv: more)\n"
 	       "      --control PATH   operate a tcpchatd through its control "
@@ -138,7 +142,8 @@ main(int argc, char **argv)
 		OPT_TLS_SERVERNAME,
 		OPT_TLS_INSECURE,
 		OPT_TLS_CERT,
-		OPT_TLS_KEY
+		OPT_TLS_KEY,
+		OPT_PASSWORD_FILE
 	};
 	static const struct option longopts[] = {
 	    {"message", required_argument, NULL, 'm'},
@@ -154,6 +159,7 @@ main(int argc, char **argv)
 	    {"tls-insecure", no_argument, NULL, OPT_TLS_INSECURE},
 	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
 	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+	    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	static char host[ARGS_HOST_MAX], port[ARGS_PORT_MAX];
@@ -161,6 +167,8 @@ main(int argc, char **argv)
 	struct args_endpoint ep;
 	char why[ARGS_ERR_MAX];
 	int ch, status, dialect_given = 0, tls_given = 0;
+	const char *password_file = NULL;
+	char *password = NULL;
 	int64_t ms;
 	long long n;
 
@@ -232,6 +240,9 @@ main(int argc, char **argv)
 				opts.tls_options.key_file = optarg;
 			tls_given = 1;
 			break;
+		case OPT_PASSWORD_FILE:
+			password_file = optarg;
+			break;
 		case OPT_TLS_INSECURE:
 			opts.tls_options.insecure = 1;
 			tls_given = 1;
@@ -260,6 +271,9 @@ main(int argc, char **argv)
 		    "--tls-insecure and --tls-ca: choose one (--tls-insecure "
 		    "verifies nothing)");
 	if (opts.control_path != NULL) {
+		if (password_file != NULL)
+			return args_usage_error(
+			    PROG, "--control: --password-file does not apply");
 		if (opts.tls)
 			return args_usage_error(PROG,
 			    "--control: --tls does not apply (a local "
@@ -285,6 +299,15 @@ main(int argc, char **argv)
 		opts.port = port;
 	}
 
+	if (password_file != NULL) {
+		char perr[PASSWORD_ERR_MAX];
+		if (password_load(
+		        password_file, &password, perr, sizeof(perr)) == -1) {
+			fprintf(stderr, "%s: %s\n", PROG, perr);
+			return CLIENT_EXIT_ERROR;
+		}
+		opts.password = password;
+	}
 	if (opts.mode != CLIENT_ONE_SHOT && isatty(STDIN_FILENO))
 		opts.mode = CLIENT_INTERACTIVE;
 	/* A hostile server must not reach the terminal with escapes. */
@@ -296,6 +319,7 @@ main(int argc, char **argv)
 	opts.stop_fd = tcpchat_stop_pipe[0];
 
 	status = client_run(&opts, STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO);
+	password_free(password);
 	if (tcpchat_signal != 0) {
 		/* Die of the signal, as the shell expects. */
 		signal(tcpchat_signal, SIG_DFL);

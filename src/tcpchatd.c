@@ -89,6 +89,9 @@ tcpchatd_help(void)
 	    "a burst of\n"
 	    "                         twice that (default %d; 0: no "
 	    "limit)\n"
+	    "      --password-file FILE  chat and room: a client's first "
+	    "line must be\n"
+	    "                         the first line of FILE (mode 600)\n"
 	    "      --control PATH     operators attach at this Unix socket "
 	    "(mode 0600)\n"
 	    "      --no-console       read no console; standard output "
@@ -191,7 +194,8 @@ enum {
 	OPT_MAX_RATE,
 	OPT_CONTROL,
 	OPT_NO_CONSOLE,
-	OPT_SYSLOG
+	OPT_SYSLOG,
+	OPT_PASSWORD_FILE
 };
 
 /* One option with its value.  0, or -1 after a usage error. */
@@ -278,6 +282,9 @@ tcpchatd_option(struct tcpchatd_options *o, int c, const char *arg)
 	case OPT_LOG:
 		cfg->log_path = arg;
 		return 0;
+	case OPT_PASSWORD_FILE:
+		cfg->password_file = arg;
+		return 0;
 	case OPT_DRAIN:
 		return tcpchatd_duration("--drain-time", arg, 0,
 		    TCPCHATD_MAX_DRAIN_MS, &cfg->drain_ms);
@@ -342,6 +349,11 @@ tcpchatd_address(struct tcpchatd_options *o)
 		    PROG, "--tls-key and --tls-client-ca need --tls-cert");
 		return -1;
 	}
+	if (cfg->password_file != NULL && cfg->mode == SERVER_ECHO) {
+		args_usage_error(PROG,
+		    "--password-file needs chat or room mode (-m chat, -m room)");
+		return -1;
+	}
 	if (o->port_in_listen && o->port_given) {
 		args_usage_error(PROG,
 		    "port given twice: --listen %s:%s and --port %s",
@@ -389,6 +401,7 @@ main(int argc, char **argv)
 	    {"control", required_argument, NULL, OPT_CONTROL},
 	    {"no-console", no_argument, NULL, OPT_NO_CONSOLE},
 	    {"syslog", no_argument, NULL, OPT_SYSLOG},
+	    {"password-file", required_argument, NULL, OPT_PASSWORD_FILE},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
 	static struct tcpchatd_options o;

@@ -4,7 +4,7 @@
 # bench.  A module is NAME.c with NAME.h; "A includes B" when either file
 # of A includes B.h.  Prints the graph's edges on failure.
 srcdir=${top_srcdir:-.}/src
-common="args clock escape framing io lineedit net telnet tls transport version"
+common="args clock escape framing io lineedit net password telnet tls transport version"
 python3 - "$srcdir" "$common" <<'PY'
 import os, re, sys
 src, common = sys.argv[1], set(sys.argv[2].split())
