@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "access.h"
@@ -751,7 +752,9 @@ relay_password(struct relay *r, struct session *s, struct relay_client *c,
 	snprintf(event, sizeof(event), "wrong password (%d of %d)",
 	    c->wrong_passwords, RELAY_PASSWORD_TRIES);
 	transcript_write(r->log, s->id, s->addr, "event", event, strlen(event));
-	console_print(r->console, "#%" PRIu64 " %s: %s", s->id, s->addr, event);
+	/* An operational event, as a refusal is: syslog hears it too. */
+	console_log(r->console, LOG_NOTICE, "#%" PRIu64 " %s: %s", s->id,
+	    s->addr, event);
 	if (c->wrong_passwords < RELAY_PASSWORD_TRIES)
 		relay_reply(r, s, RELAY_PASSWORD_WRONG,
 		    sizeof(RELAY_PASSWORD_WRONG) - 1);
