@@ -1253,17 +1253,21 @@ relay_unterminated(struct relay *r, struct session *s)
 	return unterminated;
 }
 
-/* Whether s is outside the room: it has not given the password. */
+/*
+ * relay_send_one for a member of the room only: RELAY_NOT_IN for one
+ * outside it (no password given yet), under the same lock.
+ */
 static int
-relay_outside(struct relay *r, struct session *s)
+relay_send_member(struct relay *r, struct session *s, struct msgbuf *b)
 {
 	struct relay_client *c;
+	int rc;
 
 	pthread_mutex_lock(&r->lock);
 	c = relay_client_locked(s);
-	int outside = c != NULL && !c->in_room;
+	rc = c != NULL && !c->in_room ? RELAY_NOT_IN : session_send_buf(s, b);
 	pthread_mutex_unlock(&r->lock);
-	return outside;
+	return rc;
 }
 
 size_t
@@ -1294,9 +1298,9 @@ relay_operator_send_all(struct relay *r, struct session *const *list, size_t n,
 			b[bare] = relay_buffer(r, line, (size_t)n_line - bare);
 			made[bare] = 1;
 		}
-		int rc = relay_outside(r, list[i]) ? RELAY_NOT_IN
-		    : b[bare] != NULL ? relay_send_one(r, list[i], b[bare])
-		                      : RELAY_NO_ROOM;
+		int rc = b[bare] != NULL
+		    ? relay_send_member(r, list[i], b[bare])
+		    : RELAY_NO_ROOM;
 		if (rc == SESSION_SENT) {
 			relay_log(r, list[i], "out", text, len);
 			sent++;
