@@ -697,8 +697,8 @@ relay_joined(struct relay *r, struct session *s, int online)
 	const char *over = session_transport_name(s);
 
 	if (c == NULL) {
-		session_close(
-		    s, "tcpchatd: error: out of memory\n", "out of memory");
+		/* Out of memory: told as a client turned away is. */
+		session_close(s, RELAY_EXHAUSTED_NOTICE, "out of memory");
 		return;
 	}
 	c->s = s;

@@ -70,6 +70,13 @@ struct relay_config {
  */
 #define RELAY_FINISH_NOTICE "tcpchatd: end of your input: still listening\n"
 
+/*
+ * What a client the server cannot serve is told, at admission or when
+ * its state cannot be had (out of memory).
+ */
+#define RELAY_EXHAUSTED_NOTICE                                                 \
+	"tcpchatd: error: cannot serve more clients now, try again later\n"
+
 /* A client over --max-rate for this long is dropped as flooding. */
 #define RELAY_FLOOD_DROP_MS 10000
 /*

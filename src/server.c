@@ -330,8 +330,7 @@ server_thread_free(struct server *srv)
 static void
 server_exhausted_notice(char *notice, size_t size)
 {
-	snprintf(notice, size,
-	    "tcpchatd: error: cannot serve more clients now, try again later\n");
+	snprintf(notice, size, "%s", RELAY_EXHAUSTED_NOTICE);
 }
 
 /* Maps the reserve: address space only, no memory.  0, or -1. */

@@ -655,6 +655,16 @@ session_close(struct session *s, const char *notice, const char *reason)
 			/* A notice goes out even past the queue limit. */
 			session_append_locked(s, m);
 			m = NULL; /* transferred */
+		} else if (notice != NULL && s->head == NULL && !s->writing &&
+		    s->state == SESSION_RUNNING &&
+		    pthread_equal(s->thread, pthread_self())) {
+			/*
+			 * No memory to queue it: the session's own thread,
+			 * with nothing queued, says it straight out (what
+			 * the socket takes), rather than close in silence.
+			 */
+			(void)transport_send(
+			    &s->transport, notice, strlen(notice));
 		}
 		s->closing = 1;
 		s->close_reason = reason;
