@@ -652,9 +652,9 @@ rely_amplify(int nonreaders, int via_operator, struct rely_amplification *out)
 	 * Over when the innocent heard it all and the rest are dropped: as
 	 * the console says one by one, or (a slow reader of the console
 	 * loses lines, and is told how many) as /stats counts who is left:
-	 * the pinger, and the sender.
+	 * the pinger's two connections, and the sender.
 	 */
-	long left = via_operator ? 1 : 2;
+	long left = via_operator ? 2 : 3;
 	int gone = 0;
 	uint64_t deadline = clock_now_ms() + (uint64_t)testutil_wait_ms(60000);
 	while (
